@@ -1,0 +1,1 @@
+"""TeachFab cloud hub: MQTT ingest, storage, API, live mentor pages, learning domain."""

@@ -1,0 +1,119 @@
+"""The hub application: ingest + store + API + mentor page, and a server for it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.resources
+import logging
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from cloud.api.routes import router
+from cloud.ingest.subscriber import MqttIngest
+from cloud.live import Broadcaster
+from cloud.settings import HubSettings
+from cloud.telemetry.store import SQLiteStore
+
+log = logging.getLogger(__name__)
+WEB = Path(__file__).parent / "web"
+
+
+def plotly_js() -> Path:
+    """Path of plotly.js as shipped inside the ``plotly`` Python package."""
+    return Path(str(importlib.resources.files("plotly") / "package_data" / "plotly.min.js"))
+
+
+def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
+    """Build the hub's FastAPI app; MQTT ingest starts with the app when ``ingest``.
+
+    Examples
+    --------
+    >>> app = create_app(HubSettings(db_path=":memory:"), ingest=False)
+    >>> sorted(r.path for r in app.routes if r.path.startswith("/api/a"))
+    ['/api/alerts', '/api/assets', '/api/assets/{site}/{asset}/telemetry']
+    """
+    store = SQLiteStore(settings.db_path)
+    live = Broadcaster()
+    mqtt_ingest = MqttIngest(settings.broker, store, live, settings.mqtt_protocol,
+                             settings.shared_group, settings.client_id)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        live.bind(asyncio.get_running_loop())
+        if ingest:
+            mqtt_ingest.start()
+        try:
+            yield
+        finally:
+            if ingest:
+                mqtt_ingest.stop()
+            store.close()
+
+    app = FastAPI(title="TeachFab hub", version="0.1.0", lifespan=lifespan,
+                  description="Live challenge telemetry from TeachFab edge agents.")
+    app.state.store, app.state.live, app.state.ingest = store, live, mqtt_ingest
+    app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    def mentor_page() -> FileResponse:
+        return FileResponse(WEB / "index.html")
+
+    @app.get("/vendor/plotly.min.js", include_in_schema=False)
+    def vendor_plotly() -> FileResponse:
+        return FileResponse(plotly_js(), media_type="application/javascript")
+
+    @app.get("/healthz", summary="Liveness: the hub runs and knows whether ingest is subscribed")
+    def healthz() -> dict:
+        return {"ok": True, "ingest_subscribed": mqtt_ingest.subscribed.is_set()}
+
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
+    return app
+
+
+class HubServer:
+    """Run the hub app under uvicorn inside the current event loop.
+
+    Parameters
+    ----------
+    settings : HubSettings
+        Hub configuration.
+    """
+
+    def __init__(self, settings: HubSettings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        config = uvicorn.Config(self.app, host=settings.http_host, port=settings.http_port,
+                                log_level="warning", lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._task: asyncio.Task | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the mentor page."""
+        return f"http://{self.settings.http_host}:{self.settings.http_port}/"
+
+    @property
+    def store(self) -> SQLiteStore:
+        """The hub's telemetry store."""
+        return self.app.state.store
+
+    async def start(self) -> None:
+        """Start serving; return once the socket accepts connections."""
+        self._task = asyncio.create_task(self._server.serve(), name="hub-http")
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # surfaces bind errors
+                raise RuntimeError("hub server stopped during start-up")
+            await asyncio.sleep(0.05)
+        log.info("hub serving %s", self.url)
+
+    async def stop(self) -> None:
+        """Stop serving and run the app's shutdown."""
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task

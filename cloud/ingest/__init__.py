@@ -1,0 +1,1 @@
+"""MQTT ingest of edge payloads."""

@@ -1,0 +1,69 @@
+"""Fan-out of ingested events to live browser streams."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+log = logging.getLogger(__name__)
+
+
+class Broadcaster:
+    """Deliver events from the ingest thread to every subscribed stream.
+
+    Each subscriber gets a bounded queue; a browser that stops reading loses
+    its oldest events rather than growing the hub's memory.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> async def main():
+    ...     b = Broadcaster()
+    ...     b.bind(asyncio.get_running_loop())
+    ...     q = b.subscribe()
+    ...     b.publish({"type": "alert"})
+    ...     return await asyncio.wait_for(q.get(), 1)
+    >>> asyncio.run(main())
+    {'type': 'alert'}
+    """
+
+    def __init__(self, maxsize: int = 1000) -> None:
+        self._maxsize = maxsize
+        self._queues: set[asyncio.Queue] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Attach to the event loop the streams run on."""
+        self._loop = loop
+
+    def subscribe(self) -> asyncio.Queue:
+        """A new queue receiving every event from now on."""
+        q: asyncio.Queue = asyncio.Queue(self._maxsize)
+        self._queues.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue) -> None:
+        """Stop delivering to ``q``."""
+        self._queues.discard(q)
+
+    def publish(self, event: dict) -> None:
+        """Deliver ``event``; safe to call from any thread."""
+        if self._loop is None or self._loop.is_closed():
+            return
+        try:
+            same_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            same_loop = False
+        if same_loop:
+            self._deliver(event)
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._deliver, event)
+        except RuntimeError:  # loop closed while shutting down
+            pass
+
+    def _deliver(self, event: dict) -> None:
+        for q in list(self._queues):
+            if q.full():
+                q.get_nowait()
+            q.put_nowait(event)

@@ -1,0 +1,1 @@
+"""TeachFab edge agent: features, online models and store-and-forward publishing."""

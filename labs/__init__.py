@@ -1,0 +1,1 @@
+"""Lab packs and the runner that composes simulators, edge agents and the hub."""

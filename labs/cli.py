@@ -1,0 +1,110 @@
+"""The ``teachfab`` command: ``demo``, ``sim``, ``edge`` and ``hub``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+
+def _positive(value: str) -> float:
+    v = float(value)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    p = argparse.ArgumentParser(prog="teachfab", description="TeachFab: edge-to-cloud IoT for teaching factories.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="simulator → OPC UA → edge agent → MQTT → hub, all on this machine")
+    d.add_argument("--duration", type=_positive, help="stop after SECONDS (default: run until Ctrl-C)")
+    d.add_argument("--json", action="store_true", help="print one JSON summary object at exit")
+    d.add_argument("--broker", help="use this broker (mqtt://host:port) instead of the embedded one")
+    d.add_argument("--http-port", type=int, default=8000, help="dashboard port (next free one if taken)")
+    d.add_argument("--fault-at", type=_positive, help="seconds until the outer-race fault starts")
+
+    s = sub.add_parser("sim", help="simulators")
+    ssub = s.add_subparsers(dest="sim_command", required=True)
+    so = ssub.add_parser("opcua", help="serve one simulated machine over OPC UA")
+    so.add_argument("--port", type=int, default=4840)
+    so.add_argument("--asset", default="pump-1")
+    so.add_argument("--rpm", type=_positive, default=1797.0)
+    so.add_argument("--fault-at", type=_positive, help="seconds until an outer-race fault starts")
+    so.add_argument("--seed", type=int, default=0)
+
+    e = sub.add_parser("edge", help="edge agent")
+    esub = e.add_subparsers(dest="edge_command", required=True)
+    er = esub.add_parser("run", help="run an edge agent from a YAML config")
+    er.add_argument("config", help="path of the agent's YAML config")
+
+    h = sub.add_parser("hub", help="cloud hub")
+    hsub = h.add_subparsers(dest="hub_command", required=True)
+    hr = hsub.add_parser("run", help="run the hub (settings from TEACHFAB_HUB_* and these flags)")
+    hr.add_argument("--broker", help="mqtt://host:port to ingest from")
+    hr.add_argument("--db", help="SQLite file")
+    hr.add_argument("--port", type=int, help="HTTP port")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``teachfab`` command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        if args.command == "demo":
+            from labs.demo import DemoOptions
+            from labs.demo import main as demo_main
+
+            return demo_main(DemoOptions(duration=args.duration, broker=args.broker,
+                                         http_port=args.http_port, fault_at=args.fault_at), args.json)
+        if args.command == "sim":
+            return asyncio.run(_sim_opcua(args))
+        if args.command == "edge":
+            from edge_agent.agent import EdgeAgent, load_edge_settings
+
+            agent = EdgeAgent(load_edge_settings(args.config))
+            asyncio.run(agent.run())
+            return 0
+        if args.command == "hub":
+            return _hub(args)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, OSError) as exc:
+        print(f"teachfab: error: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+async def _sim_opcua(args) -> int:
+    from simulators.opcua_server import SimulatorServer
+    from simulators.rotating_machine import FaultEvent, RotatingMachine
+
+    faults = [FaultEvent("outer_race", start_s=args.fault_at)] if args.fault_at else []
+    machine = RotatingMachine(args.asset, rpm=args.rpm, faults=faults, seed=args.seed)
+    async with SimulatorServer([machine], port=args.port) as sim:
+        print(f"OPC UA simulator at {sim.endpoint}; ground truth: {[e.as_dict() for e in sim.ground_truth()]}",
+              flush=True)
+        await asyncio.Event().wait()
+    return 0
+
+
+def _hub(args) -> int:
+    import uvicorn
+
+    from cloud.hub import create_app
+    from cloud.settings import HubSettings
+
+    overrides = {k: v for k, v in (("broker", args.broker), ("db_path", args.db), ("http_port", args.port)) if v}
+    settings = HubSettings(**overrides)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

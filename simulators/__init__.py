@@ -1,0 +1,1 @@
+"""Simulated assets with scripted faults, served over real protocols."""
