@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# TeachFab's two entry points for a fresh Debian/Ubuntu machine:
+#   ./run.sh demo [teachfab demo options]   set up, then run the demo
+#   ./run.sh test [pytest options]          set up, then run the whole test suite
+# Set-up is idempotent: a virtual environment in .venv, the project installed
+# into it, and (for tests) the Debian packages the tests need.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+say() { echo "[run.sh] $*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    say "need root to run: $*"; exit 1; fi
+}
+
+apt_ensure() {  # apt_ensure PACKAGE COMMAND...: install PACKAGE when any COMMAND is missing
+  local pkg=$1; shift
+  for cmd in "$@"; do
+    if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "$cmd" ]; then
+      say "installing Debian package $pkg (for $cmd)"
+      if [ -z "${APT_UPDATED:-}" ]; then as_root apt-get update -qq >&2; APT_UPDATED=1; fi
+      DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$pkg" >&2
+      return
+    fi
+  done
+}
+
+venv_ensure() {  # venv_ensure EXTRAS: .venv with the project installed (re-done when pyproject changes)
+  local extras=$1
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { say "Python >= 3.11 required"; exit 1; }
+  if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then apt_ensure python3-venv /nonexistent; fi
+  [ -x .venv/bin/python ] || python3 -m venv .venv >&2
+  local stamp=".venv/.teachfab-installed$extras"
+  local want
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing teachfab$extras into .venv (first run takes a few minutes)"
+    .venv/bin/python -m pip install -q --upgrade pip >&2
+    .venv/bin/python -m pip install -q -e ".$extras" >&2
+    echo "$want" > "$stamp"
+  fi
+}
+
+cmd=${1:-}; shift || true
+case "$cmd" in
+  demo)
+    venv_ensure ""
+    exec .venv/bin/teachfab demo "$@"
+    ;;
+  test)
+    apt_ensure mosquitto mosquitto
+    apt_ensure chromium chromium
+    venv_ensure "[test]"
+    set +e
+    .venv/bin/python -m pytest "$@"
+    rc=$?
+    set -e
+    if [ $rc -eq 5 ]; then say "pytest collected no tests: that is a failure"; exit 1; fi
+    exit $rc
+    ;;
+  *)
+    echo "usage: ./run.sh demo [--duration S] [--json] [--broker mqtt://host:port] | ./run.sh test [pytest args]" >&2
+    exit 2
+    ;;
+esac
