@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.verbose:
+        # asyncua warns about every revised subscription parameter and the
+        # absence of encryption on the local simulator; keep errors only
+        logging.getLogger("asyncua").setLevel(logging.ERROR)
     try:
         if args.command == "demo":
             from labs.demo import DemoOptions

@@ -19,12 +19,15 @@ let shown = 0;
 const $ = (id) => document.getElementById(id);
 const toDate = (ns) => new Date(ns / 1e6);
 const key = (site, asset) => `${site}/${asset}`;
+const isLearning = (r) => r.learning === true || r.learning === 1;
+// no score is plotted while the detector is still learning (it is 0 then)
+const scoreOf = (rows) => rows.map((r) => (isLearning(r) || r.score === undefined ? null : r.score));
 
 function drawCharts(rows) {
   const x = rows.map((r) => toDate(r.ts));
   const col = (name) => rows.map((r) => (name in r ? r[name] : null));
   Plotly.newPlot("chart-score", [
-    { x, y: col("score"), name: "anomaly score", mode: "lines", line: { color: "#2c6fbb" } },
+    { x, y: scoreOf(rows), name: "anomaly score", mode: "lines", line: { color: "#2c6fbb" } },
     { x, y: col("threshold"), name: "threshold", mode: "lines", line: { color: "#c0392b", dash: "dash" } },
   ], { ...LAYOUT, title: { text: "Anomaly score", font: { size: 13 } }, yaxis: { type: "log" } }, PLOT_CONFIG);
   for (const [id, spec] of Object.entries(CHARTS)) {
@@ -39,7 +42,7 @@ function drawCharts(rows) {
 function extendCharts(records) {
   const x = records.map((r) => toDate(r.ts));
   const col = (name) => records.map((r) => (name in r && r[name] !== undefined ? r[name] : null));
-  Plotly.extendTraces("chart-score", { x: [x, x], y: [col("score"), col("threshold")] }, [0, 1], MAX_POINTS);
+  Plotly.extendTraces("chart-score", { x: [x, x], y: [scoreOf(records), col("threshold")] }, [0, 1], MAX_POINTS);
   for (const [id, spec] of Object.entries(CHARTS)) {
     Plotly.extendTraces(id, { x: spec.series.map(() => x), y: spec.series.map(col) },
       spec.series.map((_, i) => i), MAX_POINTS);
@@ -53,8 +56,7 @@ function updateHead(last) {
   if (!last) return;
   $("last-update").textContent = toDate(last.ts).toLocaleTimeString();
   $("last-update").dataset.ts = String(last.ts);
-  const learning = last.learning === true || last.learning === 1;
-  $("phase").textContent = learning ? "detector learning the healthy machine" : "detector scoring";
+  $("phase").textContent = isLearning(last) ? "detector learning the healthy machine" : "detector scoring";
 }
 
 async function getJSON(url) {
