@@ -14,22 +14,20 @@ as_root() {
     say "need root to run: $*"; exit 1; fi
 }
 
-apt_ensure() {  # apt_ensure PACKAGE COMMAND...: install PACKAGE when any COMMAND is missing
-  local pkg=$1; shift
-  for cmd in "$@"; do
-    if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "$cmd" ]; then
-      say "installing Debian package $pkg (for $cmd)"
-      if [ -z "${APT_UPDATED:-}" ]; then as_root apt-get update -qq >&2; APT_UPDATED=1; fi
-      DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$pkg" >&2
-      return
-    fi
-  done
+apt_install() {  # apt_install PACKAGE: install a Debian package
+  say "installing Debian package $1"
+  if [ -z "${APT_UPDATED:-}" ]; then as_root apt-get update -qq >&2; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$1" >&2
+}
+
+apt_ensure() {  # apt_ensure PACKAGE COMMAND: install PACKAGE when COMMAND is missing
+  command -v "$2" >/dev/null 2>&1 || [ -x "/usr/sbin/$2" ] || apt_install "$1"
 }
 
 venv_ensure() {  # venv_ensure EXTRAS: .venv with the project installed (re-done when pyproject changes)
   local extras=$1
   python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { say "Python >= 3.11 required"; exit 1; }
-  if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then apt_ensure python3-venv /nonexistent; fi
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
   [ -x .venv/bin/python ] || python3 -m venv .venv >&2
   local stamp=".venv/.teachfab-installed$extras"
   local want

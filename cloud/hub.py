@@ -34,7 +34,7 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     Examples
     --------
     >>> app = create_app(HubSettings(db_path=":memory:"), ingest=False)
-    >>> sorted(r.path for r in app.routes if r.path.startswith("/api/a"))
+    >>> sorted(p for p in app.openapi()["paths"] if p.startswith("/api/a"))
     ['/api/alerts', '/api/assets', '/api/assets/{site}/{asset}/telemetry']
     """
     store = SQLiteStore(settings.db_path)

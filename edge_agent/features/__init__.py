@@ -124,8 +124,8 @@ def bearing_features(
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> f = bearing_features(rng.normal(size=8192), 12000.0, BearingFrequencies(107.4, 162.2, 141.2))
-    >>> sorted(f) == sorted(BEARING_FEATURES), round(f["kurtosis"], 1)
-    (True, 3.0)
+    >>> sorted(f) == sorted(BEARING_FEATURES), abs(f["kurtosis"] - 3.0) < 0.2
+    (True, True)
     """
     sig = as_signal(x, min_len=256)
     if band is None:
