@@ -75,6 +75,14 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     return app
 
 
+class _EmbeddedUvicorn(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the program hosting it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
 class HubServer:
     """Run the hub app under uvicorn inside the current event loop.
 
@@ -89,7 +97,7 @@ class HubServer:
         self.app = create_app(settings)
         config = uvicorn.Config(self.app, host=settings.http_host, port=settings.http_port,
                                 log_level="warning", lifespan="on")
-        self._server = uvicorn.Server(config)
+        self._server = _EmbeddedUvicorn(config)
         self._task: asyncio.Task | None = None
 
     @property

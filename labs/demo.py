@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 import sys
 import tempfile
@@ -21,7 +22,7 @@ from pathlib import Path
 from cloud.hub import HubServer
 from cloud.settings import HubSettings
 from edge_agent.agent import EdgeAgent, load_edge_settings
-from simulators.opcua_server import NAMESPACE_URI, SimulatorServer
+from simulators.opcua_server import SimulatorServer
 from simulators.rotating_machine import FaultEvent, RotatingMachine
 
 log = logging.getLogger(__name__)
@@ -93,13 +94,7 @@ async def run_demo(opts: DemoOptions, announce=print) -> dict:
         await sim.start()
         edge = EdgeAgent(load_edge_settings(
             None, site=SITE, edge_id=EDGE, broker=broker,
-            sources=[{
-                "url": sim.endpoint, "namespace": NAMESPACE_URI, "asset": ASSET,
-                "rate_node": f"{ASSET}.SampleRate",
-                "waveforms": {"vibration_de": f"{ASSET}.VibrationDE"},
-                "scalars": {"temperature": f"{ASSET}.Temperature"},
-                "units": {"vibration_de": "g", "temperature": "degC"},
-            }],
+            sources=[sim.source_config(ASSET)],
             pipelines={ASSET: {"rpm": machine.rpm, "bearing": "6205", "warmup": opts.warmup}},
         ))
         edge_task = asyncio.create_task(edge.run(stop), name="edge-agent")
@@ -107,12 +102,17 @@ async def run_demo(opts: DemoOptions, announce=print) -> dict:
         announce(f"  broker {broker}{' (embedded amqtt)' if embedded else ''}, OPC UA simulator {sim.endpoint}")
         announce(f"  the detector learns for ~{opts.warmup * 8192 / 12000:.0f} s; "
                  f"outer-race fault starts {onset:.0f} s after start")
+        finished = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, finished.set)  # Ctrl-C ends the demo with its summary
         try:
-            if opts.duration is None:
-                await asyncio.Event().wait()
-            else:
-                await asyncio.sleep(opts.duration)
+            await asyncio.wait_for(finished.wait(), opts.duration)
+        except asyncio.TimeoutError:
+            pass
         finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
             stop.set()
             await edge_task
             await asyncio.sleep(1.0)  # let the last messages reach the hub
@@ -156,10 +156,7 @@ def main(opts: DemoOptions, as_json: bool) -> int:
     import json
 
     announce = (lambda s: print(s, file=sys.stderr, flush=True)) if as_json else (lambda s: print(s, flush=True))
-    try:
-        summary = asyncio.run(run_demo(opts, announce))
-    except KeyboardInterrupt:
-        return 130
+    summary = asyncio.run(run_demo(opts, announce))
     if as_json:
         print(json.dumps(summary))
     else:

@@ -168,6 +168,25 @@ class SimulatorServer:
             await self._server.stop()
             self._server = None
 
+    def source_config(self, asset: str) -> dict:
+        """The OPC UA adapter config that reads ``asset`` from this server.
+
+        Examples
+        --------
+        >>> from simulators.rotating_machine import RotatingMachine
+        >>> SimulatorServer([RotatingMachine("m1")], port=4841).source_config("m1")["waveforms"]
+        {'vibration_de': 'm1.VibrationDE'}
+        """
+        if asset not in {m.asset for m in self.machines}:
+            raise ValueError(f"no simulated asset {asset!r}; have {[m.asset for m in self.machines]}")
+        return {
+            "url": self.endpoint, "namespace": NAMESPACE_URI, "asset": asset,
+            "rate_node": f"{asset}.SampleRate",
+            "waveforms": {"vibration_de": f"{asset}.VibrationDE"},
+            "scalars": {"temperature": f"{asset}.Temperature"},
+            "units": {"vibration_de": "g", "temperature": "degC"},
+        }
+
     def blocks_published(self, asset: str) -> int:
         """Number of waveform blocks published for ``asset``."""
         return self._nodes[asset].blocks

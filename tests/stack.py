@@ -8,7 +8,7 @@ import threading
 from cloud.hub import HubServer
 from cloud.settings import HubSettings
 from edge_agent.agent import EdgeAgent, load_edge_settings
-from simulators.opcua_server import NAMESPACE_URI, SimulatorServer
+from simulators.opcua_server import SimulatorServer
 from simulators.rotating_machine import FaultEvent, RotatingMachine
 from tests.conftest import free_port
 
@@ -34,10 +34,7 @@ class Stack:
             async with SimulatorServer([machine], port=free_port()) as sim:
                 settings = load_edge_settings(
                     None, site="lab", edge_id="edge-1", broker=self.broker_url,
-                    sources=[{"url": sim.endpoint, "namespace": NAMESPACE_URI, "asset": "pump-1",
-                              "rate_node": "pump-1.SampleRate",
-                              "waveforms": {"vibration_de": "pump-1.VibrationDE"},
-                              "scalars": {"temperature": "pump-1.Temperature"}}],
+                    sources=[sim.source_config("pump-1")],
                     pipelines={"pump-1": {"window": 4096, "warmup": self.warmup}},
                 )
                 self.ready.set()

@@ -11,7 +11,7 @@ import httpx
 from cloud.hub import HubServer
 from cloud.settings import HubSettings
 from edge_agent.agent import EdgeAgent, load_edge_settings
-from simulators.opcua_server import NAMESPACE_URI, SimulatorServer
+from simulators.opcua_server import SimulatorServer
 from simulators.rotating_machine import FaultEvent, RotatingMachine
 from tests.conftest import free_port
 
@@ -26,9 +26,7 @@ async def _scenario(broker_url: str, db_path: str):
     await sim.start()
     settings = load_edge_settings(
         None, site="lab", edge_id="edge-7", broker=broker_url,
-        sources=[{"url": sim.endpoint, "namespace": NAMESPACE_URI, "asset": "pump-1",
-                  "rate_node": "pump-1.SampleRate", "waveforms": {"vibration_de": "pump-1.VibrationDE"},
-                  "scalars": {"temperature": "pump-1.Temperature"}, "units": {"temperature": "degC"}}],
+        sources=[sim.source_config("pump-1")],
         pipelines={"pump-1": {"window": 4096, "warmup": 20}},
     )
     stop = asyncio.Event()
