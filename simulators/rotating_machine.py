@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulators.base import Channel, SampleClock
 from simulators.bearing import SKF_6205, BearingGeometry
 
 FAULT_KINDS = ("outer_race",)
@@ -141,6 +142,27 @@ class RotatingMachine:
         ir[0] -= ir.sum()  # the impulsive term at t=0 that makes the net area zero
         self._ir = ir / np.abs(ir).max()
         self._tail = np.zeros(n_ir)  # ring-down carried into the next block
+        self._clock = SampleClock(self.fs)
+
+    def channels(self) -> list[Channel]:
+        """Drive-end acceleration, bearing temperature and shaft speed."""
+        return [
+            Channel("vibration_de", "waveform", self.fs, "g"),
+            Channel("temperature", "scalar", 0.0, "degC"),
+            Channel("shaft_speed", "scalar", 0.0, "rpm"),
+        ]
+
+    def advance(self, dt_s: float) -> dict[str, np.ndarray]:
+        """Advance ``dt_s`` seconds; return new samples of every channel."""
+        n = self._clock.step(dt_s)
+        x = self.next_block(n) if n > 0 else np.zeros(0)
+        return {"vibration_de": x, "temperature": np.array([self.temperature_c]),
+                "shaft_speed": np.array([self.rpm])}
+
+    def ground_truth(self) -> list[dict]:
+        """The fault schedule as events relative to the simulation start."""
+        return [{"event": f.kind, "asset": self.asset, "start_s": f.start_s, "end_s": f.end_s,
+                 "severity": f.severity} for f in self.faults]
 
     @property
     def shaft_hz(self) -> float:
