@@ -49,6 +49,12 @@ case "$cmd" in
   test)
     apt_ensure mosquitto mosquitto
     apt_ensure chromium chromium
+    apt_ensure nodejs node
+    apt_ensure npm npm
+    if [ ! -d tests/interop/node_modules/node-opcua ] || [ tests/interop/package-lock.json -nt tests/interop/node_modules ]; then
+      say "installing the independent protocol implementations (npm, tests/interop)"
+      (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error >&2)
+    fi
     venv_ensure "[test]"
     set +e
     .venv/bin/python -m pytest "$@"

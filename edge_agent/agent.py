@@ -10,12 +10,11 @@ Example config::
     edge_id: edge-1
     broker: mqtt://127.0.0.1:1883
     sources:
-      - url: opc.tcp://127.0.0.1:4840/teachfab/
+      - adapter: opcua            # any name in firmware_adapters.registry.ADAPTERS
+        url: opc.tcp://127.0.0.1:4840/teachfab/
         namespace: urn:teachfab:simulator
         asset: pump-1
-        rate_node: pump-1.SampleRate
-        waveforms: {vibration_de: pump-1.VibrationDE}
-        scalars: {temperature: pump-1.Temperature}
+        browse_path: Assets/pump-1  # or list nodes: waveforms / scalars / rate
         units: {vibration_de: g, temperature: degC}
     pipelines:
       pump-1: {rpm: 1797, bearing: "6205", warmup: 30, threshold: 8}
@@ -30,15 +29,45 @@ from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from edge_agent.pipeline import AlertRecord, AssetPipeline, FeatureRecord, PipelineConfig
 from edge_agent.publisher import MqttPublisher
-from firmware_adapters.opcua import OpcUaConfig, OpcUaSource
+from firmware_adapters.registry import get_adapter
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
+
+
+class SourceSettings(BaseModel):
+    """One data source: the adapter's name plus that adapter's own config keys."""
+
+    model_config = ConfigDict(extra="allow")
+    adapter: str = "opcua"
+
+    @model_validator(mode="after")
+    def _valid_for_adapter(self) -> "SourceSettings":
+        config_cls, _ = get_adapter(self.adapter).load()
+        config_cls(**self.options)  # raises with the adapter's own message
+        if "asset" not in self.options:
+            raise ValueError(f"source with adapter {self.adapter!r} needs an 'asset'")
+        return self
+
+    @property
+    def options(self) -> dict:
+        """The adapter-specific keys."""
+        return dict(self.model_extra or {})
+
+    @property
+    def asset(self) -> str:
+        """Asset this source reports."""
+        return self.options["asset"]
+
+    def build(self):
+        """A ready source object for this config."""
+        config_cls, source_cls = get_adapter(self.adapter).load()
+        return source_cls(config_cls(**self.options))
 
 
 class EdgeSettings(BaseSettings):
@@ -51,7 +80,7 @@ class EdgeSettings(BaseSettings):
     broker: str = "mqtt://127.0.0.1:1883"
     mqtt_protocol: Literal["3.1.1", "5"] = "3.1.1"
     batch_s: float = Field(1.0, gt=0, description="how often feature records are flushed as one batch")
-    sources: list[OpcUaConfig] = Field(default_factory=list)
+    sources: list[SourceSettings] = Field(default_factory=list)
     pipelines: dict[str, PipelineConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -91,7 +120,7 @@ class EdgeAgent:
     def __init__(self, settings: EdgeSettings) -> None:
         self.settings = settings
         self.pipelines = {a: AssetPipeline(a, cfg) for a, cfg in settings.pipelines.items()}
-        self.sources = [OpcUaSource(cfg) for cfg in settings.sources]
+        self.sources = [src.build() for src in settings.sources]
         self.publisher = MqttPublisher(settings.broker, settings.site, settings.edge_id,
                                        list(self.pipelines), VERSION, settings.mqtt_protocol)
         self._pending: dict[str, list[dict]] = {a: [] for a in self.pipelines}
@@ -103,7 +132,7 @@ class EdgeAgent:
         stop = stop or asyncio.Event()
         _warm_up_kernels()
         self.publisher.start()
-        tasks = [asyncio.create_task(self._consume(s), name=f"source-{s.config.asset}") for s in self.sources]
+        tasks = [asyncio.create_task(self._consume(s), name=f"source-{s.name}-{i}") for i, s in enumerate(self.sources)]
         tasks.append(asyncio.create_task(self._flush_loop(), name="flush"))
         try:
             await stop.wait()
@@ -114,7 +143,7 @@ class EdgeAgent:
             self._flush()
             self.publisher.stop()
 
-    async def _consume(self, source: OpcUaSource) -> None:
+    async def _consume(self, source) -> None:
         async for sample in source.samples():
             pipeline = self.pipelines.get(sample.asset)
             if pipeline is None:

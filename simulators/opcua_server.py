@@ -1,19 +1,18 @@
-"""Serve simulated machines over a real OPC UA server (asyncua).
+"""Serve simulated assets over a real OPC UA server (asyncua).
 
 Address space, one object per asset under ``Objects/Assets``::
 
-    Assets/<asset>/VibrationDE   Double[]  g     one block per update; the
-                                                 DataValue's SourceTimestamp is
-                                                 the time of the first sample
-    Assets/<asset>/SampleRate    Double    Hz
-    Assets/<asset>/ShaftSpeed    Double    rpm
-    Assets/<asset>/Temperature   Double    degC
-    Assets/<asset>/BlockSequence UInt64    count of blocks published
+    Assets/<asset>/<Channel>       Double[] per waveform channel: one block per
+                                   update; the DataValue's SourceTimestamp is the
+                                   time of the block's first sample; a
+                                   ``SampleRate`` property (Hz) on the variable
+    Assets/<asset>/<Channel>       Double per scalar channel
+    Assets/<asset>/BlockSequence   UInt64, blocks published so far
 
-Node ids are strings in the namespace ``urn:teachfab:simulator``, e.g.
-``<asset>.VibrationDE``, so clients can address them without browsing.
-Each variable carries the standard ``EngineeringUnits`` property
-(UNECE codes, OPC UA Part 8).
+Channel names map to browse names in CamelCase (``vibration_de`` →
+``VibrationDe``); node ids are strings ``<asset>.<BrowseName>`` in the
+namespace ``urn:teachfab:simulator``. Every variable carries the standard
+``EngineeringUnits`` property (UNECE codes, OPC UA Part 8).
 """
 
 from __future__ import annotations
@@ -22,11 +21,11 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from asyncua import Server, ua
 
-from simulators.rotating_machine import RotatingMachine
+from simulators.base import SimAsset
 
 NAMESPACE_URI = "urn:teachfab:simulator"
 log = logging.getLogger(__name__)
@@ -34,18 +33,26 @@ log = logging.getLogger(__name__)
 # UNECE Rec. 20 common codes packed as OPC UA Part 8 UnitIds.
 _UNITS = {
     "g": ("G", "g", "standard acceleration of free fall"),
+    "m/s2": ("MSK", "m/s²", "metre per second squared"),
+    "mm/s": ("C16", "mm/s", "millimetre per second"),
+    "A": ("AMP", "A", "ampere"),
+    "V": ("VLT", "V", "volt"),
     "Hz": ("HTZ", "Hz", "hertz"),
     "rpm": ("RPM", "rpm", "revolutions per minute"),
-    "degC": ("CEL", "°C", "degree Celsius"),
+    "degC": ("CEL", "degC", "degree Celsius"),
+    "%": ("P1", "%", "percent"),
     "": ("C62", "1", "one"),
 }
 
 
 def _eu_information(unit: str) -> ua.EUInformation:
-    code, display, description = _UNITS[unit]
-    unit_id = 0
-    for ch in code:
-        unit_id = (unit_id << 8) | ord(ch)
+    """EUInformation for ``unit``; units without a UNECE code get UnitId -1."""
+    code, display, description = _UNITS.get(unit, (None, unit, unit))
+    unit_id = -1
+    if code is not None:
+        unit_id = 0
+        for ch in code:
+            unit_id = (unit_id << 8) | ord(ch)
     return ua.EUInformation(
         NamespaceUri="http://www.opcfoundation.org/UA/units/un/cefact",
         UnitId=unit_id,
@@ -54,9 +61,20 @@ def _eu_information(unit: str) -> ua.EUInformation:
     )
 
 
+def browse_name(channel: str) -> str:
+    """Browse name of a channel: ``vibration_de`` → ``VibrationDe``.
+
+    Examples
+    --------
+    >>> browse_name("vibration_de"), browse_name("temperature")
+    ('VibrationDe', 'Temperature')
+    """
+    return "".join(part.capitalize() for part in channel.split("_"))
+
+
 @dataclass
 class GroundTruthEvent:
-    """A fault as it really happened, for scoring detections.
+    """A scripted event as it really happened, for scoring detections.
 
     Times are UTC epoch nanoseconds on the simulator clock.
     """
@@ -69,37 +87,33 @@ class GroundTruthEvent:
 
     def as_dict(self) -> dict:
         """Return the event as a JSON-ready dict."""
-        return {
-            "event": self.event,
-            "asset": self.asset,
-            "start_ns": self.start_ns,
-            "end_ns": self.end_ns,
-            "severity": self.severity,
-        }
+        return {"event": self.event, "asset": self.asset, "start_ns": self.start_ns,
+                "end_ns": self.end_ns, "severity": self.severity}
 
 
 @dataclass
 class _AssetNodes:
-    machine: RotatingMachine
-    vibration: object
-    temperature: object
+    asset: SimAsset
+    variables: dict[str, object]
     sequence: object
     blocks: int = 0
+    sent: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class SimulatorServer:
-    """Run machines in real time and publish them over OPC UA.
+    """Run simulated assets in real time and publish them over OPC UA.
 
-    Use as an async context manager; blocks are generated at wall-clock pace
-    (``block_s`` seconds each) from the moment the server starts.
+    Use as an async context manager; every ``block_s`` seconds of wall
+    clock each asset advances by ``block_s`` and its new data is written.
 
     Parameters
     ----------
-    machines : list of RotatingMachine
-        The simulated assets.
+    assets : list of SimAsset
+        The simulated assets (see :mod:`simulators.base`).
     host, port : str, int
-        Endpoint to listen on (``opc.tcp://host:port/teachfab/``).
+        Endpoint to listen on (``opc.tcp://host:port/teachfab/``); port 0
+        picks a free one.
     block_s : float
         Duration of one waveform block in seconds.
 
@@ -115,7 +129,7 @@ class SimulatorServer:
     True
     """
 
-    machines: list[RotatingMachine]
+    assets: list[SimAsset]
     host: str = "127.0.0.1"
     port: int = 4840
     block_s: float = 0.1
@@ -147,8 +161,8 @@ class SimulatorServer:
         server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         idx = await server.register_namespace(NAMESPACE_URI)
         folder = await server.nodes.objects.add_folder(ua.NodeId("Assets", idx), f"{idx}:Assets")
-        for m in self.machines:
-            self._nodes[m.asset] = await self._add_asset(folder, idx, m)
+        for a in self.assets:
+            self._nodes[a.asset] = await self._add_asset(folder, idx, a)
         await server.start()
         self._server = server
         self.start_ns = time.time_ns()
@@ -168,6 +182,10 @@ class SimulatorServer:
             await self._server.stop()
             self._server = None
 
+    def blocks_published(self, asset: str) -> int:
+        """Number of blocks published for ``asset``."""
+        return self._nodes[asset].blocks
+
     def source_config(self, asset: str) -> dict:
         """The OPC UA adapter config that reads ``asset`` from this server.
 
@@ -175,75 +193,91 @@ class SimulatorServer:
         --------
         >>> from simulators.rotating_machine import RotatingMachine
         >>> SimulatorServer([RotatingMachine("m1")], port=4841).source_config("m1")["waveforms"]
-        {'vibration_de': 'm1.VibrationDE'}
+        {'vibration_de': 'm1.VibrationDe'}
         """
-        if asset not in {m.asset for m in self.machines}:
-            raise ValueError(f"no simulated asset {asset!r}; have {[m.asset for m in self.machines]}")
+        found = [a for a in self.assets if a.asset == asset]
+        if not found:
+            raise ValueError(f"no simulated asset {asset!r}; have {[a.asset for a in self.assets]}")
+        channels = found[0].channels()
+        waves = [c for c in channels if c.kind == "waveform"]
+        rates = {c.rate for c in waves}
+        if len(rates) > 1:
+            raise ValueError(f"asset {asset!r} has waveforms at several rates {sorted(rates)}; "
+                             "use one adapter config per rate or browse")
         return {
             "url": self.endpoint, "namespace": NAMESPACE_URI, "asset": asset,
-            "rate_node": f"{asset}.SampleRate",
-            "waveforms": {"vibration_de": f"{asset}.VibrationDE"},
-            "scalars": {"temperature": f"{asset}.Temperature"},
-            "units": {"vibration_de": "g", "temperature": "degC"},
+            "rate": rates.pop() if rates else None,
+            "waveforms": {c.name: f"{asset}.{browse_name(c.name)}" for c in waves},
+            "scalars": {c.name: f"{asset}.{browse_name(c.name)}" for c in channels if c.kind == "scalar"},
+            "units": {c.name: c.units for c in channels},
         }
 
-    def blocks_published(self, asset: str) -> int:
-        """Number of waveform blocks published for ``asset``."""
-        return self._nodes[asset].blocks
-
     def ground_truth(self) -> list[GroundTruthEvent]:
-        """The scripted faults of every asset, on the simulator clock."""
+        """The scripted events of every asset, on the simulator clock."""
         events = []
-        for m in self.machines:
-            for f in m.faults:
-                end = None if f.end_s is None else self.start_ns + int(f.end_s * 1e9)
-                events.append(
-                    GroundTruthEvent(f.kind, m.asset, self.start_ns + int(f.start_s * 1e9), end, f.severity)
-                )
+        for a in self.assets:
+            for e in a.ground_truth():
+                end = None if e.get("end_s") is None else self.start_ns + int(e["end_s"] * 1e9)
+                events.append(GroundTruthEvent(e["event"], a.asset, self.start_ns + int(e["start_s"] * 1e9),
+                                               end, e.get("severity", 0.0)))
         return events
 
-    async def _add_asset(self, folder, idx: int, m: RotatingMachine) -> _AssetNodes:
-        obj = await folder.add_object(ua.NodeId(m.asset, idx), f"{idx}:{m.asset}")
-        n_block = int(round(m.fs * self.block_s))
+    async def _add_asset(self, folder, idx: int, asset: SimAsset) -> _AssetNodes:
+        obj = await folder.add_object(ua.NodeId(asset.asset, idx), f"{idx}:{asset.asset}")
 
         async def var(name: str, value, vtype, unit: str):
-            node = await obj.add_variable(
-                ua.NodeId(f"{m.asset}.{name}", idx), f"{idx}:{name}", ua.Variant(value, vtype)
-            )
-            await node.add_property(
-                0, "EngineeringUnits", ua.Variant(_eu_information(unit), ua.VariantType.ExtensionObject)
-            )
+            node = await obj.add_variable(ua.NodeId(f"{asset.asset}.{name}", idx), f"{idx}:{name}",
+                                          ua.Variant(value, vtype))
+            await node.add_property(0, "EngineeringUnits",
+                                    ua.Variant(_eu_information(unit), ua.VariantType.ExtensionObject))
             return node
 
-        vib = await var("VibrationDE", [0.0] * n_block, ua.VariantType.Double, "g")
-        await var("SampleRate", m.fs, ua.VariantType.Double, "Hz")
-        await var("ShaftSpeed", m.rpm, ua.VariantType.Double, "rpm")
-        temp = await var("Temperature", m.temperature_c, ua.VariantType.Double, "degC")
+        variables = {}
+        for ch in asset.channels():
+            if ch.kind == "waveform":
+                n = max(1, int(round(ch.rate * self.block_s)))
+                node = await var(browse_name(ch.name), [0.0] * n, ua.VariantType.Double, ch.units)
+                await node.add_property(idx, "SampleRate", ua.Variant(float(ch.rate), ua.VariantType.Double))
+            else:
+                node = await var(browse_name(ch.name), 0.0, ua.VariantType.Double, ch.units)
+            variables[ch.name] = (ch, node)
         seq = await var("BlockSequence", 0, ua.VariantType.UInt64, "")
-        return _AssetNodes(m, vib, temp, seq)
+        return _AssetNodes(asset, variables, seq)
 
     async def _stream(self) -> None:
         k = 0
         while True:
             due = self.start_ns + int(k * self.block_s * 1e9)
             await asyncio.sleep(max(0.0, (due - time.time_ns()) / 1e9))
-            stamp = datetime.fromtimestamp(due / 1e9, tz=timezone.utc)
             for nodes in self._nodes.values():
-                n = int(round(nodes.machine.fs * self.block_s))
-                block = nodes.machine.next_block(n)
-                await nodes.vibration.write_value(
-                    ua.DataValue(
-                        ua.Variant(block.tolist(), ua.VariantType.Double),
-                        SourceTimestamp=stamp,
-                        ServerTimestamp=datetime.now(timezone.utc),
-                    )
-                )
-                await nodes.temperature.write_value(
-                    ua.DataValue(ua.Variant(nodes.machine.temperature_c, ua.VariantType.Double), SourceTimestamp=stamp)
-                )
-                nodes.blocks += 1
-                await nodes.sequence.write_value(ua.Variant(nodes.blocks, ua.VariantType.UInt64))
+                await self._publish_block(nodes, self.block_s)
             k += 1
+
+    async def _publish_block(self, nodes: _AssetNodes, dt_s: float) -> None:
+        data = nodes.asset.advance(dt_s)
+        end_ns = self.start_ns + int(round((nodes.blocks + 1) * dt_s * 1e9))
+        for name, (ch, node) in nodes.variables.items():
+            values = data.get(name)
+            if values is None or values.size == 0:
+                continue
+            if ch.kind == "waveform":
+                # stamp = time of the block's first sample, from the samples sent so far
+                sent = nodes.sent.get(name, 0)
+                stamp_ns = self.start_ns + int(round(sent / ch.rate * 1e9))
+                nodes.sent[name] = sent + values.size
+                variant = ua.Variant(values.tolist(), ua.VariantType.Double)
+            else:
+                stamp_ns = end_ns
+                variant = ua.Variant(float(values[-1]), ua.VariantType.Double)
+            await node.write_value(ua.DataValue(variant, SourceTimestamp=_ns_datetime(stamp_ns),
+                                                ServerTimestamp=datetime.now(timezone.utc)))
+        nodes.blocks += 1
+        await nodes.sequence.write_value(ua.Variant(nodes.blocks, ua.VariantType.UInt64))
+
+
+def _ns_datetime(ns: int) -> datetime:
+    """Aware UTC datetime of epoch nanoseconds (microsecond resolution)."""
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=ns // 1000)
 
 
 def _free_port(host: str) -> int:
