@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from asyncua import Server, ua
+from asyncua.server.user_managers import User, UserManager, UserRole
 
 from simulators.base import SimAsset
 
@@ -116,6 +117,12 @@ class SimulatorServer:
         picks a free one.
     block_s : float
         Duration of one waveform block in seconds.
+    certificate, private_key : str or None
+        Server certificate (DER/PEM) and key (PEM). With them the endpoint
+        offers Basic256Sha256 Sign and SignAndEncrypt *instead of* None, as a
+        plant server would; without them, security mode None only.
+    users : dict or None
+        Username → password; with it anonymous sessions are refused.
 
     Examples
     --------
@@ -133,6 +140,9 @@ class SimulatorServer:
     host: str = "127.0.0.1"
     port: int = 4840
     block_s: float = 0.1
+    certificate: str | None = None
+    private_key: str | None = None
+    users: dict[str, str] | None = None
     start_ns: int = 0
     _server: Server | None = field(default=None, init=False, repr=False)
     _nodes: dict[str, _AssetNodes] = field(default_factory=dict, init=False, repr=False)
@@ -154,11 +164,19 @@ class SimulatorServer:
         """Build the address space, open the endpoint and start streaming."""
         if self.port == 0:
             self.port = _free_port(self.host)
-        server = Server()
+        server = Server(user_manager=_PasswordUsers(self.users) if self.users else None)
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name("TeachFab machine simulator")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self.certificate:
+            await server.load_certificate(self.certificate)
+            await server.load_private_key(self.private_key)
+            server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
+                                        ua.SecurityPolicyType.Basic256Sha256_Sign])
+        else:
+            server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self.users:
+            server.set_security_IDs(["Username"])
         idx = await server.register_namespace(NAMESPACE_URI)
         folder = await server.nodes.objects.add_folder(ua.NodeId("Assets", idx), f"{idx}:Assets")
         for a in self.assets:
@@ -273,6 +291,18 @@ class SimulatorServer:
                                                 ServerTimestamp=datetime.now(timezone.utc)))
         nodes.blocks += 1
         await nodes.sequence.write_value(ua.Variant(nodes.blocks, ua.VariantType.UInt64))
+
+
+class _PasswordUsers(UserManager):
+    """Accept the configured username/password pairs, nobody else."""
+
+    def __init__(self, users: dict[str, str]) -> None:
+        self._users = dict(users)
+
+    def get_user(self, iserver, username=None, password=None, certificate=None):
+        if username is not None and self._users.get(username) == password:
+            return User(role=UserRole.User, name=username)
+        return None
 
 
 def _ns_datetime(ns: int) -> datetime:

@@ -110,3 +110,36 @@ def test_data_flows_again_within_5_s_of_server_restart():
 def test_config_errors_name_the_problem(kwargs, message):
     with pytest.raises(ValueError, match=message):
         OpcUaConfig(**kwargs)
+
+
+def _self_signed(tmp_path, name: str):
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    key, cert = tmp_path / f"{name}-key.pem", tmp_path / f"{name}-cert.der"
+    use = ExtendedKeyUsageOID.SERVER_AUTH if name == "server" else ExtendedKeyUsageOID.CLIENT_AUTH
+    asyncio.run(setup_self_signed_certificate(key, cert, f"urn:teachfab:{name}", "localhost", [use],
+                                              {"commonName": f"teachfab-{name}"}))
+    return str(cert), str(key)
+
+
+def test_sign_and_encrypt_with_user_token(tmp_path):
+    """Basic256Sha256 SignAndEncrypt plus username/password; wrong password never gets data."""
+    server_cert, server_key = _self_signed(tmp_path, "server")
+    client_cert, client_key = _self_signed(tmp_path, "client")
+
+    async def main():
+        async with SimulatorServer([RotatingMachine("m1")], port=0, certificate=server_cert,
+                                   private_key=server_key, users={"edge-1": "s3cret"}) as sim:
+            base = {**sim.source_config("m1"), "security_policy": "Basic256Sha256",
+                    "security_mode": "SignAndEncrypt", "certificate": client_cert, "private_key": client_key}
+            good = OpcUaSource(OpcUaConfig(**base, username="edge-1", password="s3cret"))
+            bad = OpcUaSource(OpcUaConfig(**base, username="edge-1", password="wrong"))
+            plain = OpcUaSource(OpcUaConfig(**sim.source_config("m1")))
+            return (await _collect(good, 2.0), await _collect(bad, 1.5), await _collect(plain, 1.5),
+                    bad.stats(), plain.stats())
+
+    good, bad, plain, bad_stats, plain_stats = asyncio.run(main())
+    assert any(s.channel == "vibration_de" for s in good)
+    assert bad == [] and bad_stats["connects"] == 0 and bad_stats["reconnects"] >= 1
+    assert plain == [] and plain_stats["connects"] == 0, "security mode None must be refused"
