@@ -1,7 +1,6 @@
 """The mentor page in real headless Chromium (Debian's package) shows live data."""
 
 import shutil
-import time
 
 import pytest
 
@@ -31,9 +30,8 @@ def test_mentor_page_charts_update_live(mosquitto, tmp_path):
         # the live stream is connected and the charts hold plotted points that grow
         assert page.inner_text("#conn") == "live"
         n1 = page.evaluate("document.getElementById('chart-rms').data[0].x.length")
-        time.sleep(2.5)
-        n2 = page.evaluate("document.getElementById('chart-rms').data[0].x.length")
-        assert n2 > n1 > 0
+        assert n1 > 0
+        page.wait_for_function(f"document.getElementById('chart-rms').data[0].x.length > {n1}", timeout=15_000)
         assert page.locator("#chart-score .scatterlayer .trace").count() == 2
         # after the fault onset the alert shows up in the list
         page.wait_for_selector("#alerts li:not(.muted)", timeout=20_000)

@@ -15,6 +15,8 @@ const PLOT_CONFIG = { displaylogo: false, responsive: true };
 
 let selected = null; // {site, asset}
 let shown = 0;
+let drawnUpTo = null; // ts of the last window drawn; null while (re)drawing
+let pending = []; // live records that arrived while the history was loading
 
 const $ = (id) => document.getElementById(id);
 const toDate = (ns) => new Date(ns / 1e6);
@@ -36,10 +38,18 @@ function drawCharts(rows) {
       showlegend: spec.series.length > 1 }, PLOT_CONFIG);
   }
   shown = rows.length;
+  drawnUpTo = rows.length ? rows[rows.length - 1].ts : 0;
   updateHead(rows[rows.length - 1]);
+  const late = pending.filter((r) => r.ts > drawnUpTo);
+  pending = [];
+  if (late.length) extendCharts(late);
 }
 
 function extendCharts(records) {
+  if (drawnUpTo === null) { pending.push(...records); return; }
+  records = records.filter((r) => r.ts > drawnUpTo);
+  if (!records.length) return;
+  drawnUpTo = records[records.length - 1].ts;
   const x = records.map((r) => toDate(r.ts));
   const col = (name) => records.map((r) => (name in r && r[name] !== undefined ? r[name] : null));
   Plotly.extendTraces("chart-score", { x: [x, x], y: [scoreOf(records), col("threshold")] }, [0, 1], MAX_POINTS);
@@ -67,6 +77,8 @@ async function getJSON(url) {
 
 async function selectAsset(site, asset) {
   selected = { site, asset };
+  drawnUpTo = null;
+  pending = [];
   $("asset-title").textContent = `${asset} @ ${site}`;
   const rows = await getJSON(`/api/assets/${encodeURIComponent(site)}/${encodeURIComponent(asset)}/telemetry?limit=${MAX_POINTS}`);
   drawCharts(rows);
