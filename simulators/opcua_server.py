@@ -123,6 +123,10 @@ class SimulatorServer:
         plant server would; without them, security mode None only.
     users : dict or None
         Username → password; with it anonymous sessions are refused.
+    epoch_ns : int or None
+        Wall-clock time (UTC epoch ns) of the scenario's t = 0, shared by
+        several servers of one scenario; default: when :meth:`start` runs.
+        Blocks due before the server was up are published at once.
 
     Examples
     --------
@@ -143,7 +147,8 @@ class SimulatorServer:
     certificate: str | None = None
     private_key: str | None = None
     users: dict[str, str] | None = None
-    start_ns: int = 0
+    epoch_ns: int | None = None
+    start_ns: int = field(default=0, init=False)
     _server: Server | None = field(default=None, init=False, repr=False)
     _nodes: dict[str, _AssetNodes] = field(default_factory=dict, init=False, repr=False)
     _task: asyncio.Task | None = field(default=None, init=False, repr=False)
@@ -183,7 +188,7 @@ class SimulatorServer:
             self._nodes[a.asset] = await self._add_asset(folder, idx, a)
         await server.start()
         self._server = server
-        self.start_ns = time.time_ns()
+        self.start_ns = self.epoch_ns if self.epoch_ns is not None else time.time_ns()
         self._task = asyncio.create_task(self._stream(), name="simulator-stream")
         log.info("OPC UA simulator at %s with assets %s", self.endpoint, list(self._nodes))
 

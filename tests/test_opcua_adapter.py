@@ -36,7 +36,7 @@ def test_browsing_finds_channels_rates_and_units():
             return src, samples
 
     src, samples = asyncio.run(main())
-    assert set(src.channels) == {"vibration_de", "temperature", "shaft_speed", "block_sequence"}
+    assert set(src.channels) == {"vibration_de", "temperature", "shaft_speed", "load", "block_sequence"}
     vib = src.channels["vibration_de"]
     assert (vib.rate, vib.units) == (25600.0, "g")
     assert src.channels["temperature"].units == "degC"
