@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 from cloud.ingest.schema import FeaturesMsg, InvalidMessage, parse_message
 from cloud.live import Broadcaster
 from cloud.telemetry.store import SQLiteStore
-from edge_agent.publisher import make_client, parse_mqtt_url
+from firmware_adapters.mqtt_client import make_client, parse_mqtt_url
 
 log = logging.getLogger(__name__)
 TOPICS = ("tf/v1/+/+/+/+", "tf/v1/+/+/status")
