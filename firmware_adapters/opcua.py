@@ -12,8 +12,9 @@ it becomes a waveform channel, every Double scalar a scalar channel, named
 after the browse name in snake case (``VibrationDE`` → ``vibration_de``);
 units come from the standard ``EngineeringUnits`` property when present.
 
-The sample config is ``firmware_adapters/samples/opcua.toml``; the docs
-page is ``docs/adapters/opcua.md``.
+The commented sample config is ``firmware_adapters/samples/opcua.toml``
+(its keys are one entry of an edge config's ``sources`` list, with
+``adapter: opcua``); the docs page is ``docs/adapters/opcua.md``.
 """
 
 from __future__ import annotations

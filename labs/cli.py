@@ -30,6 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sim", help="simulators")
     ssub = s.add_subparsers(dest="sim_command", required=True)
+    sr = ssub.add_parser("run", help="serve a scenario over OPC UA, serial ptys and/or MQTT")
+    sr.add_argument("scenario", help="scenario YAML file, or the name of a shipped example (teachfab sim list)")
+    sr.add_argument("--opcua", type=int, metavar="PORT", help="serve over OPC UA on PORT (0: any free port)")
+    sr.add_argument("--serial", nargs="?", const="csv", choices=["csv", "json", "frame"],
+                    help="serve each asset on a pseudo-terminal (default framing csv)")
+    sr.add_argument("--mqtt", metavar="URL", help="publish like smart sensors to mqtt://host:port")
+    sr.add_argument("--duration", type=_positive, help="stop after SECONDS (default: the scenario's duration)")
+    sr.add_argument("--ground-truth", metavar="FILE", help="write the ground truth (JSON, epoch ns) here")
+    sr.add_argument("--link-dir", metavar="DIR", help="keep DIR/<asset> symlinks to the serial ptys")
+    ssub.add_parser("list", help="list the shipped example scenarios")
     so = ssub.add_parser("opcua", help="serve one simulated machine over OPC UA")
     so.add_argument("--port", type=int, default=4840)
     so.add_argument("--asset", default="pump-1")
@@ -68,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             return demo_main(DemoOptions(duration=args.duration, broker=args.broker,
                                          http_port=args.http_port, fault_at=args.fault_at), args.json)
         if args.command == "sim":
-            return asyncio.run(_sim_opcua(args))
+            return _sim(args)
         if args.command == "edge":
             from edge_agent.agent import EdgeAgent, load_edge_settings
 
@@ -83,6 +93,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"teachfab: error: {exc}", file=sys.stderr)
         return 2
     return 1
+
+
+def _sim(args) -> int:
+    if args.sim_command == "list":
+        from simulators.scenario import list_examples
+
+        for name in list_examples():
+            print(name)
+        return 0
+    if args.sim_command == "run":
+        from simulators.runner import ServeOptions
+        from simulators.runner import main as run_main
+
+        return run_main(args.scenario, ServeOptions(opcua_port=args.opcua, serial=args.serial, mqtt=args.mqtt,
+                                                    duration_s=args.duration, ground_truth=args.ground_truth,
+                                                    link_dir=args.link_dir))
+    return asyncio.run(_sim_opcua(args))
 
 
 async def _sim_opcua(args) -> int:
