@@ -9,6 +9,8 @@ value, the state at the end of the step.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -76,3 +78,12 @@ class SampleClock:
         total = int(np.floor(self.t_s * self.rate + 1e-9))
         new, self.n = total - self.n, total
         return new
+
+
+async def cancel_task(task: asyncio.Task | None) -> None:
+    """Cancel a server's streaming task (if any) and wait until it has stopped."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -33,7 +33,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from firmware_adapters.mqtt_client import make_client, parse_mqtt_url
-from simulators.base import SimAsset
+from simulators.base import SimAsset, cancel_task
 
 log = logging.getLogger(__name__)
 
@@ -180,13 +180,8 @@ class MqttSensorPublisher:
 
     async def stop(self) -> None:
         """Stop publishing, let in-flight messages finish briefly, disconnect."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
         if self._client is not None:
             client, self._client = self._client, None
             deadline = time.monotonic() + 2.0

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from asyncua import Server, ua
 from asyncua.server.user_managers import User, UserManager, UserRole
 
-from simulators.base import SimAsset
+from simulators.base import SimAsset, cancel_task
 
 NAMESPACE_URI = "urn:teachfab:simulator"
 log = logging.getLogger(__name__)
@@ -194,13 +194,8 @@ class SimulatorServer:
 
     async def stop(self) -> None:
         """Stop streaming and close the endpoint."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
         if self._server is not None:
             await self._server.stop()
             self._server = None

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from firmware_adapters.framing import FrameEncoder, format_csv_line, format_json_line
-from simulators.base import Channel, SimAsset
+from simulators.base import Channel, SimAsset, cancel_task
 
 log = logging.getLogger(__name__)
 
@@ -222,11 +222,8 @@ class SerialServer:
 
     async def stop(self) -> None:
         """Stop streaming and unplug."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
         self.unplug()
 
     async def __aenter__(self) -> "SerialServer":

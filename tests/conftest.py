@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
@@ -62,3 +63,19 @@ def mosquitto(tmp_path):
     broker = Mosquitto(tmp_path)
     yield broker
     broker.stop()
+
+
+async def collect_samples(source, seconds: float, channel: str | None = None) -> list:
+    """Every Sample ``source`` yields within ``seconds`` (only ``channel`` if given)."""
+    out = []
+
+    async def run():
+        async for s in source.samples():
+            if channel is None or s.channel == channel:
+                out.append(s)
+
+    task = asyncio.create_task(run())
+    await asyncio.sleep(seconds)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return out

@@ -9,22 +9,8 @@ from firmware_adapters.opcua import OpcUaConfig, OpcUaSource
 from firmware_adapters.registry import build_source
 from simulators.opcua_server import NAMESPACE_URI, SimulatorServer
 from simulators.rotating_machine import RotatingMachine
-from tests.conftest import free_port
+from tests.conftest import collect_samples, free_port
 
-
-async def _collect(source, seconds: float, channel: str | None = None):
-    out = []
-
-    async def run():
-        async for s in source.samples():
-            if channel is None or s.channel == channel:
-                out.append(s)
-
-    task = asyncio.create_task(run())
-    await asyncio.sleep(seconds)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    return out
 
 
 def test_browsing_finds_channels_rates_and_units():
@@ -32,7 +18,7 @@ def test_browsing_finds_channels_rates_and_units():
         async with SimulatorServer([RotatingMachine("pump-1", fs=25600.0)], port=0) as sim:
             src = OpcUaSource(OpcUaConfig(url=sim.endpoint, asset="pump-1", namespace=NAMESPACE_URI,
                                           browse_path="Assets/pump-1"))
-            samples = await _collect(src, 1.5)
+            samples = await collect_samples(src, 1.5)
             return src, samples
 
     src, samples = asyncio.run(main())
@@ -49,7 +35,7 @@ def test_subscription_loses_no_block():
     async def main():
         async with SimulatorServer([RotatingMachine("m1")], port=0, block_s=0.02) as sim:
             src = build_source("opcua", {**sim.source_config("m1"), "publishing_ms": 200})
-            samples = await _collect(src, 3.0, "vibration_de")
+            samples = await collect_samples(src, 3.0, "vibration_de")
             return samples
 
     blocks = asyncio.run(main())
@@ -136,7 +122,7 @@ def test_sign_and_encrypt_with_user_token(tmp_path):
             good = OpcUaSource(OpcUaConfig(**base, username="edge-1", password="s3cret"))
             bad = OpcUaSource(OpcUaConfig(**base, username="edge-1", password="wrong"))
             plain = OpcUaSource(OpcUaConfig(**sim.source_config("m1")))
-            return (await _collect(good, 2.0), await _collect(bad, 1.5), await _collect(plain, 1.5),
+            return (await collect_samples(good, 2.0), await collect_samples(bad, 1.5), await collect_samples(plain, 1.5),
                     bad.stats(), plain.stats())
 
     good, bad, plain, bad_stats, plain_stats = asyncio.run(main())

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from firmware_adapters.opcua import OpcUaConfig, OpcUaSource
-from tests.conftest import free_port
+from tests.conftest import collect_samples, free_port
 
 INTEROP = Path(__file__).parent / "interop"
 
@@ -40,19 +40,6 @@ def node_opcua_server():
     proc.wait(10)
 
 
-async def _collect(src, seconds):
-    out = []
-
-    async def run():
-        async for s in src.samples():
-            out.append(s)
-
-    task = asyncio.create_task(run())
-    await asyncio.sleep(seconds)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    return out
-
 
 @pytest.mark.parametrize("mode", ["configured", "browsed"])
 def test_adapter_reads_and_subscribes_to_node_opcua(node_opcua_server, mode):
@@ -63,7 +50,7 @@ def test_adapter_reads_and_subscribes_to_node_opcua(node_opcua_server, mode):
                           rate_node="Pump.SampleRate", units={"vibration": "g", "temperature": "degC"})
     else:
         cfg = OpcUaConfig(url=url, asset="pump", namespace="urn:teachfab:interop", browse_path="Pump")
-    samples = asyncio.run(_collect(OpcUaSource(cfg), 3.0))
+    samples = asyncio.run(collect_samples(OpcUaSource(cfg), 3.0))
     vib = [s for s in samples if s.channel == "vibration"]
     temp = [s for s in samples if s.channel == "temperature"]
     assert len(vib) >= 15 and temp
