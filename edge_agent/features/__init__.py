@@ -1,8 +1,15 @@
-"""Validated feature functions over compiled kernels.
+"""Validated feature functions over compiled kernels, grouped into named sets.
 
-Public functions check and convert their input (1-D, finite, contiguous
-float64) and raise a ``ValueError`` naming what was wrong; the numba kernels
-in :mod:`edge_agent.features.kernels` do the arithmetic.
+Public functions check and convert their input (1-D or ``(3, n)``, finite,
+contiguous float64) and raise a ``ValueError`` naming what was wrong; the
+numba kernels in :mod:`edge_agent.features.kernels` do the arithmetic.
+
+- :mod:`.time_domain`: mean, RMS, peak, crest, kurtosis, skewness, shape and impulse factors;
+- :mod:`.spectral`: band energies, spectral centroid, 1X/2X/3X amplitudes;
+- :mod:`.envelope`: envelope-spectrum bearing indicators;
+- :mod:`.motor`: current signature (RMS, imbalance, I2/I1, THD, rotor-bar sidebands);
+- :mod:`.thermal`: level, rate and model residual of a temperature;
+- :mod:`.sets`: :data:`FEATURE_SETS`, the named sets a pipeline chooses from.
 
 Examples
 --------
@@ -19,6 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_agent.features import kernels
+from edge_agent.features.sets import FEATURE_SETS, FeatureContext, parse_feature_name
+from edge_agent.features.time_domain import TIME_FEATURES, crest_factor, kurtosis, rms, skewness
+from edge_agent.features.validation import as_phases, as_signal
+
+__all__ = [
+    "BEARING_FEATURES", "FEATURE_SETS", "TIME_FEATURES", "BearingFrequencies", "FeatureContext",
+    "as_phases", "as_signal", "bearing_features", "crest_factor", "envelope_spectrum", "kurtosis",
+    "parse_feature_name", "rms", "skewness",
+]
 
 #: Feature names produced by :func:`bearing_features`, in order.
 BEARING_FEATURES = (
@@ -34,47 +50,22 @@ BEARING_FEATURES = (
 )
 
 
-def as_signal(x, name: str = "x", min_len: int = 8) -> np.ndarray:
-    """Return ``x`` as a contiguous 1-D float64 array or raise ``ValueError``.
-
-    Examples
-    --------
-    >>> as_signal([1, 2, 3], min_len=2).dtype
-    dtype('float64')
-    """
-    arr = np.ascontiguousarray(x, dtype=np.float64)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size < min_len:
-        raise ValueError(f"{name} needs at least {min_len} samples, got {arr.size}")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValueError(f"{name} must be finite; index {bad} is {arr[bad]}")
-    return arr
-
-
-def rms(x) -> float:
-    """Root mean square of ``x``."""
-    return float(kernels.time_stats(as_signal(x))[1])
-
-
-def crest_factor(x) -> float:
-    """Peak absolute value divided by RMS (0 for an all-zero signal)."""
-    return float(kernels.time_stats(as_signal(x))[4])
-
-
-def kurtosis(x) -> float:
-    """Pearson kurtosis (4th standardised moment, 3 for a Gaussian)."""
-    return float(kernels.time_stats(as_signal(x))[5])
-
-
 def envelope_spectrum(x, fs: float, band: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Envelope amplitude spectrum of ``x`` after band-pass to ``band`` (Hz).
+    """Envelope amplitude spectrum of ``x`` after band-pass to ``band`` (Hz), rectangular window.
 
     Returns
     -------
     freqs, amps : numpy.ndarray
         Frequencies in Hz and envelope amplitudes in the units of ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(4096) / 12000.0
+    >>> x = (1 + 0.5 * np.cos(2 * np.pi * 100 * t)) * np.sin(2 * np.pi * 3000 * t)
+    >>> freqs, amps = envelope_spectrum(x, 12000.0, (2000.0, 4000.0))
+    >>> round(float(freqs[np.argmax(amps)]))
+    100
     """
     sig = as_signal(x, min_len=64)
     f_lo, f_hi = _check_band(band, fs)
@@ -84,7 +75,13 @@ def envelope_spectrum(x, fs: float, band: tuple[float, float]) -> tuple[np.ndarr
 
 @dataclass(frozen=True)
 class BearingFrequencies:
-    """Defect frequencies in Hz at the current shaft speed."""
+    """Defect frequencies in Hz at the current shaft speed (for :func:`bearing_features`).
+
+    Examples
+    --------
+    >>> BearingFrequencies(bpfo=107.4, bpfi=162.2, two_bsf=141.2).bpfo
+    107.4
+    """
 
     bpfo: float
     bpfi: float
@@ -99,6 +96,9 @@ def bearing_features(
     tolerance: float = 0.02,
 ) -> dict[str, float]:
     """Time-domain statistics and envelope amplitudes at the defect frequencies.
+
+    The original pipeline features (:data:`BEARING_FEATURES`); the named set
+    ``FEATURE_SETS["bearing"]`` is its successor with more indicators.
 
     Parameters
     ----------
@@ -131,20 +131,14 @@ def bearing_features(
     if band is None:
         band = (0.15 * fs, 0.40 * fs)
     f_lo, f_hi = _check_band(band, fs)
-    mean, r, peak, p2p, crest, kurt = kernels.time_stats(sig)
+    stats = kernels.time_domain(sig)[:6]
     amps = kernels.envelope_spectrum(sig, float(fs), f_lo, f_hi)
     df = fs / sig.size
-    return {
-        "mean": float(mean),
-        "rms": float(r),
-        "peak": float(peak),
-        "peak_to_peak": float(p2p),
-        "crest": float(crest),
-        "kurtosis": float(kurt),
-        "env_bpfo": float(kernels.peak_near(amps, df, freqs.bpfo, tolerance)),
-        "env_bpfi": float(kernels.peak_near(amps, df, freqs.bpfi, tolerance)),
-        "env_2bsf": float(kernels.peak_near(amps, df, freqs.two_bsf, tolerance)),
-    }
+    out = {name: float(v) for name, v in zip(BEARING_FEATURES[:6], stats)}
+    out["env_bpfo"] = float(kernels.peak_near(amps, df, freqs.bpfo, tolerance))
+    out["env_bpfi"] = float(kernels.peak_near(amps, df, freqs.bpfi, tolerance))
+    out["env_2bsf"] = float(kernels.peak_near(amps, df, freqs.two_bsf, tolerance))
+    return out
 
 
 def _check_band(band, fs: float) -> tuple[float, float]:
