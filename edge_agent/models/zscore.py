@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+from edge_agent.models.base import Estimator
 
-class LogZScoreDetector:
+
+class LogZScoreDetector(Estimator):
     """Largest absolute z-score of the (log-)features against what was learnt.
 
     Condition indicators such as RMS, kurtosis or envelope amplitudes are
@@ -54,6 +56,7 @@ class LogZScoreDetector:
         self.log = log
         self.warmup = warmup
         self.min_rel_std = min_rel_std
+        self._names = self.features  # the parameter stays as given, so clone() is unfitted
         self._n = 0
         self._mean: dict[str, float] = {}
         self._m2: dict[str, float] = {}
@@ -64,7 +67,7 @@ class LogZScoreDetector:
         return self._n
 
     def _values(self, x: dict) -> dict[str, float]:
-        names = self.features if self.features is not None else tuple(sorted(x))
+        names = self._names if self._names is not None else tuple(sorted(x))
         out = {}
         for name in names:
             if name not in x:
@@ -79,8 +82,8 @@ class LogZScoreDetector:
 
     def learn_one(self, x: dict) -> None:
         """Update the running mean and variance with one observation."""
-        if self.features is None:
-            self.features = tuple(sorted(x))
+        if self._names is None:
+            self._names = tuple(sorted(x))
         self._n += 1
         for name, v in self._values(x).items():
             mean = self._mean.get(name, 0.0)
