@@ -1,7 +1,10 @@
 """MQTT contract v1 as the edge writes it (see DESIGN.md, "MQTT contract").
 
-Topics are ``tf/v1/{site}/{edge}/{asset}/{kind}`` and
-``tf/v1/{site}/{edge}/status``; payloads are JSON objects carrying the
+Topics are ``tf/v1/{site}/{edge}/{asset}/{kind}``,
+``tf/v1/{site}/{edge}/status`` (retained, last will ``offline``),
+``tf/v1/{site}/{edge}/birth`` (retained: version, assets, pipelines),
+``tf/v1/{site}/{edge}/cmd/{name}`` (commands down) and
+``tf/v1/{site}/{edge}/cmd_result`` (their outcome); payloads are JSON objects carrying the
 schema version ``v``, the edge's ``boot`` id and a per-edge increasing
 ``seq``. Timestamps are UTC epoch nanoseconds.
 """
@@ -15,6 +18,7 @@ import uuid
 
 SCHEMA_VERSION = 1
 ASSET_KINDS = ("features", "alert", "drift", "waveform")
+COMMAND_NAMES = ("config", "deploy", "snapshot")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -49,6 +53,39 @@ def asset_topic(site: str, edge: str, asset: str, kind: str) -> str:
 def status_topic(site: str, edge: str) -> str:
     """Retained status topic of an edge."""
     return f"tf/v1/{site}/{edge}/status"
+
+
+def birth_topic(site: str, edge: str) -> str:
+    """Retained birth topic: what the edge runs (version, pipelines, lineage)."""
+    return f"tf/v1/{site}/{edge}/birth"
+
+
+def health_topic(site: str, edge: str) -> str:
+    """Retained health topic: sources, pipelines, outbox and process figures, refreshed periodically."""
+    return f"tf/v1/{site}/{edge}/health"
+
+
+def command_topic(site: str, edge: str, name: str) -> str:
+    """Topic the hub publishes command ``name`` to.
+
+    Examples
+    --------
+    >>> command_topic("lab1", "edge-1", "deploy")
+    'tf/v1/lab1/edge-1/cmd/deploy'
+    """
+    if name not in COMMAND_NAMES:
+        raise ValueError(f"command {name!r} not one of {COMMAND_NAMES}")
+    return f"tf/v1/{site}/{edge}/cmd/{name}"
+
+
+def command_filter(site: str, edge: str) -> str:
+    """Subscription filter for every command to one edge."""
+    return f"tf/v1/{site}/{edge}/cmd/#"
+
+
+def command_result_topic(site: str, edge: str) -> str:
+    """Topic an edge publishes command results (accepted / rejected) to."""
+    return f"tf/v1/{site}/{edge}/cmd_result"
 
 
 class Envelope:

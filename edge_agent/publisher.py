@@ -1,22 +1,41 @@
-"""MQTT publisher of the edge: envelope, QoS 1, retained status, last will."""
+"""MQTT publisher of the edge: durable outbox, QoS 1, status, birth, commands.
+
+Every record goes into the :class:`~edge_agent.outbox.Outbox` first; a pump
+thread publishes from it in order with QoS 1, at most ``max_inflight``
+un-acknowledged at once, and deletes a record when its PUBACK arrives. A
+broker outage only grows the outbox; a killed agent leaves its records in
+the file for the next process, which resends them with their original
+``(boot, seq)``. paho reconnects with exponential back-off (0.5 s → 10 s).
+
+Retained topics: ``status`` (``online`` on every connection, last will
+``offline``) and ``birth`` (agent version, assets, commands handled and the
+agent's ``birth_info`` — pipelines and their lineage; re-sent on every
+connection and by :meth:`MqttPublisher.update_birth`). With a
+:class:`~edge_agent.commands.CommandRouter`, the publisher subscribes to
+``cmd/#`` and sends each result on ``cmd_result`` through the outbox.
+"""
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import threading
+import time
+from pathlib import Path
 
-from edge_agent.contract import Envelope, asset_topic, now_ns, status_topic
+from edge_agent.commands import CommandRouter
+from edge_agent.contract import (Envelope, asset_topic, birth_topic, command_filter, command_result_topic,
+                                 health_topic, now_ns, status_topic)
+from edge_agent.outbox import Outbox
 from firmware_adapters.mqtt_client import make_client, parse_mqtt_url
 
 log = logging.getLogger(__name__)
+_BIRTH_RESERVED = {"v", "edge", "boot", "seq", "ts", "version", "assets", "protocol", "commands"}
 
 
 class MqttPublisher:
-    """Publish an edge's records under the v1 contract.
-
-    The status topic is retained: ``online`` on every (re)connection and a
-    last will of ``offline`` that the broker publishes if the edge vanishes.
+    """Publish an edge's records under the v1 contract, store-and-forward.
 
     Parameters
     ----------
@@ -25,65 +44,188 @@ class MqttPublisher:
     site, edge : str
         Topic segments identifying the edge.
     assets : list of str
-        Assets this edge reports, announced in the status.
+        Assets this edge reports, announced in status and birth.
     version : str
-        Agent version announced in the status.
+        Agent version announced in status and birth.
     protocol : str
         ``"3.1.1"`` or ``"5"``.
     max_inflight : int
-        Un-acknowledged QoS 1 messages allowed at once (paho's message ids
-        wrap past 65535, so this must stay well below that).
+        Un-acknowledged QoS 1 records at once (paho's message ids wrap past
+        65535, so this must stay well below that).
+    outbox : Outbox, str or Path, optional
+        The durable outbox, or its SQLite file. Default: in memory (records
+        survive broker outages but not a restart of the agent).
+    birth_info : dict, optional
+        Extra birth fields, e.g. ``{"pipelines": {...}}`` with lineage.
+    commands : CommandRouter, optional
+        Subscribe to ``cmd/#`` and answer on ``cmd_result``.
+
+    Examples
+    --------
+    >>> pub = MqttPublisher("mqtt://127.0.0.1:1", "lab", "edge-1", ["pump-1"], "0.1.0")
+    >>> pub.publish("pump-1", "alert", {"ts": 1, "message": "m"})["seq"]  # stored, not yet sent
+    1
+    >>> pub.stats()["queued"], pub.stats()["in_flight"]
+    (1, 0)
+    >>> pub.stop()
     """
 
     def __init__(self, broker: str, site: str, edge: str, assets: list[str], version: str,
-                 protocol: str = "3.1.1", max_inflight: int = 100) -> None:
+                 protocol: str = "3.1.1", max_inflight: int = 100, *, outbox: Outbox | str | Path | None = None,
+                 birth_info: dict | None = None, commands: CommandRouter | None = None) -> None:
+        if not 1 <= max_inflight <= 10_000:
+            raise ValueError(f"max_inflight must be within 1..10000, got {max_inflight}")
         self.host, self.port = parse_mqtt_url(broker)
         self.site, self.edge = site, edge
         self.assets = list(assets)
-        self.version = version
+        self.version, self.protocol = version, protocol
+        self.max_inflight = max_inflight
         self.envelope = Envelope(edge)
+        self.commands = commands
+        self.birth_info = self._checked_birth(birth_info or {})
+        self._own_outbox = not isinstance(outbox, Outbox)
+        self.outbox = outbox if isinstance(outbox, Outbox) else Outbox(outbox or ":memory:")
         self.connected = threading.Event()
-        self.published = 0
+        self.published = self.acked = self.refused = self.connects = self.disconnects = 0
+        # paho callbacks only touch these (deque appends, ints, Event.set): the pump thread owns the rest,
+        # because paho calls on_publish while holding its own message lock
+        self._acks: collections.deque[tuple[int, int, bool]] = collections.deque()
+        self._gen = 0
+        self._wake = threading.Event()
+        self._stopping = False
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox row id (pump thread only)
+        self._done: list[int] = []  # acknowledged row ids not yet deleted (pump thread only)
+        self._cursor = 0
+        self._pump_thread: threading.Thread | None = None
         self._client = make_client(f"tf-edge-{site}-{edge}-{self.envelope.boot[:8]}", protocol)
-        self._client.max_inflight_messages_set(max_inflight)
+        # the pump bounds records in flight itself; paho's own limit would rescan its whole queue on
+        # every PUBACK (O(in-flight) per ack), so it is switched off (0 = unlimited)
+        self._client.max_inflight_messages_set(0)
         self._client.will_set(status_topic(site, edge), json.dumps(self._status("offline")), qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
-        self._client.reconnect_delay_set(0.5, 5)
+        self._client.on_publish = self._on_publish
+        self._client.on_message = self._on_message
+        self._client.reconnect_delay_set(0.5, 10)
 
+    # -- payloads ---------------------------------------------------------------------------------
     def _status(self, state: str) -> dict:
         # the will is fixed at connect time, so status messages carry seq 0:
         # status is last-value-wins by (boot, ts), not part of the record stream
         return {"v": 1, "edge": self.edge, "boot": self.envelope.boot, "seq": 0, "state": state,
                 "ts": now_ns(), "version": self.version, "assets": self.assets}
 
+    def _birth(self) -> dict:
+        return {"v": 1, "edge": self.edge, "boot": self.envelope.boot, "seq": 0, "ts": now_ns(),
+                "version": self.version, "assets": self.assets, "protocol": self.protocol,
+                "commands": self.commands.names if self.commands else [], **self.birth_info}
+
+    @staticmethod
+    def _checked_birth(info: dict) -> dict:
+        clash = _BIRTH_RESERVED & set(info)
+        if clash:
+            raise ValueError(f"birth_info may not set {sorted(clash)}: the publisher fills those in")
+        json.dumps(info)  # fail here, not in the MQTT thread
+        return dict(info)
+
+    def update_birth(self, birth_info: dict) -> None:
+        """Replace the birth's extra fields (e.g. after a deploy) and re-publish it if connected."""
+        self.birth_info = self._checked_birth(birth_info)
+        if self.connected.is_set():
+            self._client.publish(birth_topic(self.site, self.edge), json.dumps(self._birth()), qos=1, retain=True)
+
+    # -- paho callbacks (network thread) ----------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             log.error("broker %s:%d refused the connection: %s", self.host, self.port, reason_code)
             return
+        self._gen += 1
+        self.connects += 1
         client.publish(status_topic(self.site, self.edge), json.dumps(self._status("online")), qos=1, retain=True)
+        client.publish(birth_topic(self.site, self.edge), json.dumps(self._birth()), qos=1, retain=True)
+        if self.commands is not None:
+            client.subscribe(command_filter(self.site, self.edge), qos=1)
         self.connected.set()
-        log.info("edge %s connected to %s:%d", self.edge, self.host, self.port)
+        self._wake.set()
+        log.info("edge %s connected to %s:%d (outbox: %d queued)", self.edge, self.host, self.port, len(self.outbox))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
+        self.disconnects += 1
         if reason_code != 0:
             log.warning("edge %s lost the broker (%s); paho reconnects", self.edge, reason_code)
 
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self._acks.append((self._gen, mid, bool(getattr(reason_code, "is_failure", False))))
+        self._wake.set()
+
+    def _on_message(self, client, userdata, message) -> None:
+        if self.commands is None:
+            return
+        try:  # an exception here would end paho's network thread
+            result = self.commands.handle(message.topic, message.payload)
+            self._enqueue(command_result_topic(self.site, self.edge), "cmd_result", result)
+        except Exception:
+            log.exception("edge %s: could not answer the command on %s", self.edge, message.topic)
+
+    # -- public API -------------------------------------------------------------------------------
     def start(self) -> None:
-        """Connect in the background; messages queue until the broker answers."""
+        """Connect in the background; records queue in the outbox until the broker answers."""
+        self._pump_thread = threading.Thread(target=self._pump, name=f"outbox-{self.edge}", daemon=True)
+        self._pump_thread.start()
         self._client.connect_async(self.host, self.port, keepalive=15)
         self._client.loop_start()
 
     def publish(self, asset: str, kind: str, body: dict) -> dict:
-        """Wrap ``body`` in the envelope and publish it with QoS 1; return the payload."""
+        """Wrap ``body`` in the envelope, store it in the outbox and return the payload."""
+        return self._enqueue(asset_topic(self.site, self.edge, asset, kind), kind, body)
+
+    def publish_health(self, body: dict) -> bool:
+        """Publish ``body`` as the retained health state if connected (last value wins; not stored).
+
+        Health is a snapshot, not a record: an old one is worth nothing, so it
+        skips the outbox and is simply sent again at the next period.
+        """
+        if not self.connected.is_set():
+            return False
+        payload = {"v": 1, "edge": self.edge, "boot": self.envelope.boot, "seq": 0, **body}
+        self._client.publish(health_topic(self.site, self.edge), json.dumps(payload, separators=(",", ":")),
+                             qos=1, retain=True)
+        return True
+
+    def _enqueue(self, topic: str, kind: str, body: dict) -> dict:
         payload = self.envelope.wrap(body)
-        self._client.publish(asset_topic(self.site, self.edge, asset, kind), json.dumps(payload), qos=1)
+        self.outbox.put(topic, json.dumps(payload, separators=(",", ":")).encode(), kind=kind)
         self.published += 1
+        self._wake.set()
         return payload
 
-    def stop(self) -> None:
-        """Publish a clean ``offline`` status and disconnect."""
+    def stats(self) -> dict:
+        """Delivery counters (also what the agent reports in its health)."""
+        oldest = self.outbox.oldest_created_ns()
+        return {"connected": self.connected.is_set(), "published": self.published,
+                "queued": len(self.outbox), "queued_bytes": self.outbox.nbytes, "in_flight": len(self._inflight),
+                "acked": self.acked, "refused": self.refused, "dropped_overflow": self.outbox.dropped_total,
+                "dropped_by_kind": dict(self.outbox.dropped), "over_bound": self.outbox.over_bound,
+                "oldest_unacked_age_s": 0.0 if oldest is None else round((time.time_ns() - oldest) / 1e9, 3),
+                "connects": self.connects, "disconnects": self.disconnects}
+
+    def wait_drained(self, timeout: float) -> bool:
+        """Block until the outbox is empty (everything acknowledged); ``False`` on timeout."""
+        deadline = time.monotonic() + timeout
+        while len(self.outbox) or self._inflight:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def stop(self, drain_timeout: float = 2.0) -> None:
+        """Give queued records ``drain_timeout`` s, publish ``offline`` and disconnect.
+
+        What is not acknowledged by then stays in the outbox for the next start.
+        """
+        if self.connected.is_set() and drain_timeout > 0:
+            self.wait_drained(drain_timeout)
         if self.connected.is_set():
             info = self._client.publish(status_topic(self.site, self.edge),
                                         json.dumps(self._status("offline")), qos=1, retain=True)
@@ -93,3 +235,54 @@ class MqttPublisher:
                 pass
         self._client.disconnect()
         self._client.loop_stop()
+        self._stopping = True
+        self._wake.set()
+        if self._pump_thread is not None:
+            self._pump_thread.join(timeout=5)
+        if self._own_outbox:
+            self.outbox.close()
+
+    # -- pump thread ------------------------------------------------------------------------------
+    def _pump(self) -> None:
+        gate, gen_seen = False, 0
+        while not self._stopping:
+            self._wake.wait(0.5)
+            self._wake.clear()
+            try:
+                gate, gen_seen = self._pump_once(gate, gen_seen)
+            except Exception:  # keep the pump alive: the records stay in the outbox
+                log.exception("edge %s: outbox pump error; retrying", self.edge)
+                time.sleep(0.5)
+        self._pump_once(False, gen_seen)  # delete what was acknowledged meanwhile
+
+    def _pump_once(self, gate: bool, gen_seen: int) -> tuple[bool, int]:
+        while self._acks:
+            gen, mid, failed = self._acks.popleft()
+            rowid = self._inflight.pop(mid, None)
+            if rowid is None:
+                continue  # status / birth, or a mid from before a restart
+            self._done.append(rowid)
+            gate = gate or gen == self._gen  # an ack of this connection: paho's resend is behind us
+            if failed:
+                self.refused += 1
+                log.error("edge %s: broker refused record %d; dropped (a retry would be refused too)",
+                          self.edge, rowid)
+        connected = self.connected.is_set()
+        if connected and self._gen != gen_seen:
+            # paho resends its un-acked messages right after on_connect; send new ones only after that,
+            # i.e. once one of them is acknowledged, or at once if nothing was in flight
+            gen_seen, gate = self._gen, not self._inflight
+        gate = connected and (gate or not self._inflight)
+        # refill at half the window, deleting acknowledged rows in the same breath: one transaction and
+        # one read per max_inflight/2 records instead of per record (4x the drain rate)
+        refill = gate and len(self._inflight) <= self.max_inflight // 2
+        if self._done and (refill or not self._inflight or not connected or len(self._done) >= self.max_inflight):
+            self.outbox.ack(self._done)
+            self.acked += len(self._done)
+            self._done = []
+        if refill:
+            for rec in self.outbox.after(self._cursor, self.max_inflight - len(self._inflight)):
+                info = self._client.publish(rec.topic, rec.payload, qos=rec.qos)
+                self._inflight[info.mid] = rec.id
+                self._cursor = rec.id
+        return gate, gen_seen

@@ -1,0 +1,268 @@
+"""Commands from the hub: verify, validate, dispatch, answer.
+
+The hub publishes signed bundles (:mod:`edge_agent.signing`) on
+``tf/v1/{site}/{edge}/cmd/{name}`` with ``name`` in ``config``, ``deploy``,
+``snapshot``. :class:`CommandRouter` checks, in this order: the topic, the
+size, JSON, the signature and expiry, the payload schema, that the payload
+names this command and this edge, and that it is no replay (a ``bundle_id``
+already handled, or a config/deploy older than the one applied). Only then
+does it call the handler the agent registered. Whatever happens, it returns
+a result ``{cmd, bundle_id, status: accepted|rejected, reason, detail, ts}``
+that the publisher sends on ``tf/v1/{site}/{edge}/cmd_result``; it never
+raises, and counts every rejection by reason.
+
+Handlers are called from the MQTT network thread: they should validate and
+hand the work over (e.g. ``loop.call_soon_threadsafe``) rather than block.
+A handler rejects a command by raising ``ValueError("reason")``; it may
+return a dict, sent back as ``detail``.
+
+Examples
+--------
+>>> from edge_agent.signing import generate_keypair, sign_bundle
+>>> private, public = generate_keypair()
+>>> deployed = []
+>>> router = CommandRouter("lab", "edge-1", {"hub": public}, on_deploy=deployed.append)
+>>> doc = {"cmd": "deploy", "bundle_id": "d-1", "edge": "edge-1", "created_ns": 1_700_000_000_000_000_000,
+...        "asset": "pump-1", "pipeline": {"threshold": 8}}
+>>> bundle = sign_bundle(doc, private, "hub")
+>>> router.handle("tf/v1/lab/edge-1/cmd/deploy", json.dumps(bundle).encode())["status"]
+'accepted'
+>>> deployed[0].pipeline
+{'threshold': 8}
+>>> router.handle("tf/v1/lab/edge-1/cmd/deploy", json.dumps(bundle).encode())["reason"]
+"replay: bundle_id 'd-1' was already handled"
+>>> router.handle("tf/v1/lab/edge-1/cmd/deploy", b"\\x00garbage")["reason"]
+'payload is not JSON: Expecting value: line 1 column 1 (char 0)'
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from edge_agent.contract import COMMAND_NAMES, now_ns
+from edge_agent.signing import BundleError, verify_bundle
+
+log = logging.getLogger(__name__)
+MAX_COMMAND_BYTES = 1 << 20
+_ID = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+_TS = Field(ge=946_684_800 * 10**9, le=4_102_444_800 * 10**9, description="UTC epoch ns")
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    bundle_id: str = _ID
+    edge: str = _ID
+    created_ns: int = _TS
+    expires_ns: int | None = None
+
+
+class ConfigCommand(_Command):
+    """``cmd/config``: a configuration push (keys the agent understands)."""
+
+    cmd: Literal["config"]
+    config: dict[str, Any]
+
+
+class DeployCommand(_Command):
+    """``cmd/deploy``: a pipeline/model bundle for one asset (``pipeline`` is opaque here)."""
+
+    cmd: Literal["deploy"]
+    asset: str = _ID
+    pipeline: dict[str, Any]
+
+
+class SnapshotCommand(_Command):
+    """``cmd/snapshot``: send raw waveform of an asset (one channel or all) for ``duration_s``."""
+
+    cmd: Literal["snapshot"]
+    asset: str = _ID
+    channel: str | None = None
+    duration_s: float = Field(1.0, gt=0, le=60)
+
+
+Command = Annotated[ConfigCommand | DeployCommand | SnapshotCommand, Field(discriminator="cmd")]
+_COMMAND = TypeAdapter(Command)
+
+
+class CommandRouter:
+    """Verify and dispatch hub commands to the agent's handlers.
+
+    Parameters
+    ----------
+    site, edge : str
+        This edge's topic segments; commands for others are rejected.
+    public_keys : mapping of str to Ed25519PublicKey
+        Keys trusted to sign commands, by ``key_id``.
+    on_config, on_deploy, on_snapshot : callable, optional
+        ``handler(command) -> dict | None``; raise ``ValueError`` to reject.
+        A command without a handler is rejected.
+    allow_unsigned : tuple of str
+        Command names accepted without a signature (default none; e.g.
+        ``("snapshot",)`` on a closed lab network).
+    state_path : str or Path, optional
+        JSON file keeping replay protection across restarts.
+    max_seen : int
+        How many handled ``bundle_id`` values are remembered.
+    """
+
+    def __init__(self, site: str, edge: str, public_keys: Mapping[str, Any], *,
+                 on_config: Callable[[ConfigCommand], dict | None] | None = None,
+                 on_deploy: Callable[[DeployCommand], dict | None] | None = None,
+                 on_snapshot: Callable[[SnapshotCommand], dict | None] | None = None,
+                 allow_unsigned: tuple[str, ...] = (), state_path: str | Path | None = None,
+                 max_seen: int = 1024) -> None:
+        unknown = set(allow_unsigned) - set(COMMAND_NAMES)
+        if unknown:
+            raise ValueError(f"allow_unsigned names unknown command(s) {sorted(unknown)}; known: {COMMAND_NAMES}")
+        self.site, self.edge = site, edge
+        self.public_keys = dict(public_keys)
+        self.handlers = {"config": on_config, "deploy": on_deploy, "snapshot": on_snapshot}
+        self.allow_unsigned = tuple(allow_unsigned)
+        self.state_path = Path(state_path) if state_path else None
+        self.max_seen = max_seen
+        self.received = self.accepted = self.rejected = 0
+        self.rejected_by: Counter[str] = Counter()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._applied: dict[str, int] = {}  # "config" / "deploy:<asset>" -> created_ns applied
+        self._load_state()
+
+    @property
+    def names(self) -> list[str]:
+        """Commands this edge has handlers for."""
+        return [n for n, h in self.handlers.items() if h is not None]
+
+    def stats(self) -> dict:
+        """Counters: received, accepted, rejected (and by reason category)."""
+        return {"received": self.received, "accepted": self.accepted, "rejected": self.rejected,
+                "rejected_by": dict(self.rejected_by)}
+
+    def handle(self, topic: str, payload: bytes) -> dict:
+        """Check and dispatch one command message; return its result (never raises)."""
+        self.received += 1
+        name = topic.rsplit("/", 1)[-1]
+        bundle_id = None
+        try:
+            name, bundle_id, cmd = self._check(topic, payload)
+            handler = self.handlers.get(cmd.cmd)
+            if handler is None:
+                raise _Rejected("no_handler", f"this edge does not handle {cmd.cmd!r} commands "
+                                              f"(it handles: {', '.join(self.names) or 'none'})")
+            try:
+                detail = handler(cmd)
+            except ValueError as exc:
+                raise _Rejected("handler", f"{cmd.cmd} refused by the agent: {exc}") from None
+            except Exception as exc:  # a handler bug must not take the MQTT thread down
+                log.exception("command %s %s: handler failed", cmd.cmd, cmd.bundle_id)
+                raise _Rejected("handler", f"{cmd.cmd} handler failed: {type(exc).__name__}: {exc}") from None
+        except _Rejected as exc:
+            self.rejected += 1
+            self.rejected_by[exc.category] += 1
+            log.warning("command on %s rejected: %s", topic, exc.reason)
+            return _result(name, exc.bundle_id or bundle_id, "rejected", exc.reason)
+        self._remember(cmd)
+        self.accepted += 1
+        log.info("command %s %s accepted", cmd.cmd, cmd.bundle_id)
+        return _result(cmd.cmd, cmd.bundle_id, "accepted", None, detail if isinstance(detail, dict) else None)
+
+    def _check(self, topic: str, payload: bytes) -> tuple[str, str | None, ConfigCommand | DeployCommand | SnapshotCommand]:
+        parts = topic.split("/")
+        name = parts[-1]
+        if parts[:4] != ["tf", "v1", self.site, self.edge] or len(parts) != 6 or parts[4] != "cmd":
+            raise _Rejected("topic", f"topic {topic!r} is not tf/v1/{self.site}/{self.edge}/cmd/<name>")
+        if name not in COMMAND_NAMES:
+            raise _Rejected("topic", f"unknown command {name!r}; expected one of {', '.join(COMMAND_NAMES)}")
+        if len(payload) > MAX_COMMAND_BYTES:
+            raise _Rejected("too_large", f"payload of {len(payload)} bytes exceeds {MAX_COMMAND_BYTES}")
+        try:
+            doc = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _Rejected("not_json", f"payload is not JSON: {exc}") from None
+        inner = doc.get("payload", doc) if isinstance(doc, dict) else None
+        bundle_id = inner.get("bundle_id") if isinstance(inner, dict) else None
+        bundle_id = bundle_id if isinstance(bundle_id, str) and len(bundle_id) <= 64 else None
+        try:
+            if name in self.allow_unsigned and isinstance(doc, dict) and "signature" not in doc:
+                body = doc
+            else:
+                try:
+                    body = verify_bundle(doc, self.public_keys)
+                except BundleError as exc:
+                    raise _Rejected("signature", exc.reason) from None
+            try:
+                cmd = _COMMAND.validate_python(body)
+            except ValidationError as exc:
+                raise _Rejected("schema", f"{name} payload: {_describe(exc)}") from None
+            if cmd.cmd != name:
+                raise _Rejected("schema", f"payload is a {cmd.cmd!r} command but arrived on cmd/{name}")
+            if cmd.edge != self.edge:
+                raise _Rejected("edge", f"command is for edge {cmd.edge!r}, this is {self.edge!r}")
+            if cmd.bundle_id in self._seen:
+                raise _Rejected("replay", f"replay: bundle_id {cmd.bundle_id!r} was already handled")
+            applied = self._applied.get(_scope(cmd))
+            if applied is not None and cmd.created_ns < applied:
+                raise _Rejected("replay", f"stale: {cmd.cmd} created_ns {cmd.created_ns} is older than the "
+                                          f"one applied ({applied}); re-sign it as a new bundle to roll back")
+        except _Rejected as exc:
+            exc.bundle_id = bundle_id  # best effort, so the hub can correlate even a refusal
+            raise
+        return name, cmd.bundle_id, cmd
+
+    def _remember(self, cmd) -> None:
+        self._seen[cmd.bundle_id] = None
+        while len(self._seen) > self.max_seen:
+            self._seen.popitem(last=False)
+        scope = _scope(cmd)
+        if scope is not None:
+            self._applied[scope] = max(cmd.created_ns, self._applied.get(scope, 0))
+        if self.state_path is not None:
+            tmp = self.state_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"seen": list(self._seen), "applied": self._applied}), encoding="utf-8")
+            os.replace(tmp, self.state_path)
+
+    def _load_state(self) -> None:
+        if self.state_path is None or not self.state_path.exists():
+            return
+        try:
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+            self._seen = OrderedDict.fromkeys(str(s) for s in state.get("seen", [])[-self.max_seen:])
+            self._applied = {str(k): int(v) for k, v in state.get("applied", {}).items()}
+        except (ValueError, TypeError, AttributeError) as exc:
+            log.error("command state %s unreadable (%s); starting without replay history", self.state_path, exc)
+
+
+class _Rejected(Exception):
+    def __init__(self, category: str, reason: str) -> None:
+        super().__init__(reason)
+        self.category, self.reason = category, reason
+        self.bundle_id: str | None = None
+
+
+def _scope(cmd) -> str | None:
+    """Which applied state a command replaces (snapshots replace nothing)."""
+    if isinstance(cmd, DeployCommand):
+        return f"deploy:{cmd.asset}"
+    return "config" if isinstance(cmd, ConfigCommand) else None
+
+
+def _result(cmd: str | None, bundle_id: str | None, status: str, reason: str | None,
+            detail: dict | None = None) -> dict:
+    return {"cmd": cmd if cmd in COMMAND_NAMES else None, "bundle_id": bundle_id, "status": status,
+            "reason": reason, "detail": detail, "ts": now_ns()}
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "payload"
+        shown = "nothing" if err["type"] == "missing" else repr(err.get("input"))[:60]
+        parts.append(f"{where}: {err['msg']} (got {shown})")
+    return "; ".join(parts)
+
