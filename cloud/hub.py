@@ -35,7 +35,7 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     --------
     >>> app = create_app(HubSettings(db_path=":memory:"), ingest=False)
     >>> sorted(p for p in app.openapi()["paths"] if p.startswith("/api/a"))
-    ['/api/alerts', '/api/assets', '/api/assets/{site}/{asset}/telemetry']
+    ['/api/alerts', '/api/assets', '/api/assets/{site}/{asset}/telemetry', '/api/assets/{site}/{asset}/waveforms']
     """
     store = SQLiteStore(settings.db_path)
     live = Broadcaster()

@@ -1,72 +1,184 @@
-"""Per-asset pipeline: windows → features → score → threshold → events."""
+"""Declared per-asset pipelines: windows → feature set → scaler → detector → threshold → events.
+
+A pipeline is data (YAML or JSON), chosen from registries — feature sets
+(:data:`edge_agent.features.sets.FEATURE_SETS`), scalers, detectors and
+threshold policies (:mod:`edge_agent.models`), drift detectors
+(:mod:`edge_agent.drift`) — never arbitrary code, so a hub can deploy it to
+an edge it does not control. Its lineage (content hash, parent, author,
+creation time) travels with every deployment.
+
+Example ``pipeline.yaml``::
+
+    name: bearing-hst
+    channel: vibration_de
+    window: 4096
+    rpm: 1797
+    bearing: "6205"
+    feature_set: bearing
+    features: [rms, kurtosis, crest, env_bpfo_hsnr, env_bpfi_hsnr, env_2bsf_hsnr]
+    scaler: {name: minmax}
+    detector: {name: hst, params: {n_trees: 25, height: 12, window_size: 100, seed: 1}}
+    threshold: {name: quantile, params: {q: 0.995, window: 500, warmup: 30, margin: 1.2}}
+    warmup: 60
+    drift:
+      - {target: rms, detector: adwin, params: {delta: 0.002}}
+      - {target: score, detector: page_hinkley}
+    lineage: {author: ana, parent: 3f9c0d1e2a4b5c6d}
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import pickle
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edge_agent.features import BEARING_FEATURES, BearingFrequencies, bearing_features
-from edge_agent.models import LogZScoreDetector
+from edge_agent.features.sets import FEATURE_SETS, FeatureContext
 from firmware_adapters.sample import Sample
 from simulators.bearing import bearing_by_name
 
 log = logging.getLogger(__name__)
+DEFAULT_FEATURES = ["rms", "peak", "crest", "kurtosis", "env_bpfo", "env_bpfi", "env_2bsf"]
 
 
-class PipelineConfig(BaseModel):
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StepSpec(_Strict):
+    """A registry entry and its parameters, e.g. ``{name: hst, params: {n_trees: 25}}``."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class DriftSpec(_Strict):
+    """A drift monitor on one feature or on ``score``.
+
+    ``standardise``: scale values by the mean and standard deviation of the
+    first N windows before the detector sees them (ADWIN's and
+    Page-Hinkley's defaults assume values of order one); 0 turns it off.
+    """
+
+    target: str
+    detector: str = "adwin"
+    params: dict[str, Any] = Field(default_factory=dict)
+    standardise: int = Field(30, ge=0)
+
+
+class Lineage(_Strict):
+    """Where a pipeline came from: the hash of its parent, who made it, when (epoch ns)."""
+
+    parent: str | None = None
+    author: str | None = None
+    created_ns: int | None = None
+    note: str = ""
+
+
+class PipelineConfig(_Strict):
     """What one asset's pipeline computes and when it alerts.
 
     Parameters
     ----------
+    name : str
+        Human name of the pipeline.
     channel : str
-        Vibration channel to analyse.
+        Waveform channel analysed.
     window : int
         Samples per analysis window (non-overlapping).
-    rpm : float
-        Shaft speed for the defect frequencies.
-    bearing : str
-        Bearing designation (``"6205"``, ``"6203"``).
-    band : (float, float) or None
-        Demodulation band in Hz; ``None`` picks 15-40 % of the sample rate.
-    features : list of str
-        Features the detector scores.
+    rpm, bearing, band : float, str, (float, float) or None
+        Shaft speed, bearing designation and demodulation band (default 15-40 % of fs).
+    feature_set : str
+        Name in ``FEATURE_SETS`` (a vibration set).
+    features : list of str or None
+        Features the detector sees (``None``: all of the set).
+    scaler, detector : StepSpec
+        From ``edge_agent.models.SCALERS`` / ``MODELS``.
+    threshold : float or StepSpec
+        A number is a fixed threshold; else an entry of ``THRESHOLDS``.
     warmup : int
         Windows learnt before the detector may alert (the learning period).
-    threshold : float
-        Score above which a window counts as anomalous.
-    confirm : int
-        Consecutive anomalous windows that open an alert episode.
-    clear : int
-        Consecutive normal windows that close it.
+    confirm, clear : int
+        Consecutive anomalous windows that open an alert episode / normal ones that close it.
+    drift : list of DriftSpec
+        Drift monitors.
+    lineage : Lineage
+        Not part of the hash.
     """
 
+    name: str = "bearing-zscore"
     channel: str = "vibration_de"
     window: int = Field(8192, ge=256, le=1 << 20)
     rpm: float = Field(1797.0, gt=0)
     bearing: str = "6205"
     band: tuple[float, float] | None = None
-    features: list[str] = Field(default_factory=lambda: ["rms", "peak", "crest", "kurtosis", "env_bpfo", "env_bpfi", "env_2bsf"])
+    feature_set: str = "bearing"
+    features: list[str] | None = Field(default_factory=lambda: list(DEFAULT_FEATURES))
+    scaler: StepSpec | None = None
+    detector: StepSpec = Field(default_factory=lambda: StepSpec(name="zscore"))
+    threshold: float | StepSpec = 8.0
     warmup: int = Field(30, ge=2)
-    threshold: float = Field(8.0, gt=0)
     confirm: int = Field(2, ge=1)
     clear: int = Field(5, ge=1)
-
-    @field_validator("features")
-    @classmethod
-    def _known_features(cls, v: list[str]) -> list[str]:
-        unknown = sorted(set(v) - set(BEARING_FEATURES))
-        if unknown:
-            raise ValueError(f"unknown features {unknown}; known: {list(BEARING_FEATURES)}")
-        return v
+    drift: list[DriftSpec] = Field(default_factory=list)
+    lineage: Lineage = Field(default_factory=Lineage)
 
     @field_validator("bearing")
     @classmethod
     def _known_bearing(cls, v: str) -> str:
         bearing_by_name(v)
         return v
+
+    @model_validator(mode="after")
+    def _known_names(self) -> "PipelineConfig":
+        from edge_agent.drift import DRIFT_DETECTORS
+        from edge_agent.models import MODELS, SCALERS, THRESHOLDS
+
+        fset = FEATURE_SETS.get(self.feature_set)
+        if fset is None or fset.inputs != "vibration":
+            known = [n for n, s in FEATURE_SETS.items() if s.inputs == "vibration"]
+            raise ValueError(f"feature_set {self.feature_set!r} unknown for a vibration pipeline; known: {known}")
+        names = set(fset.names(self.context(51200.0)))
+        unknown = sorted(set(self.features or []) - names)
+        if unknown:
+            raise ValueError(f"features {unknown} are not in feature set {self.feature_set!r}: {sorted(names)}")
+        for what, spec, registry in (("scaler", self.scaler, SCALERS), ("detector", self.detector, MODELS),
+                                     ("threshold", self.threshold, THRESHOLDS)):
+            if isinstance(spec, StepSpec) and spec.name not in registry:
+                raise ValueError(f"{what} {spec.name!r} unknown; known: {sorted(registry)}")
+        for d in self.drift:
+            if d.detector not in DRIFT_DETECTORS:
+                raise ValueError(f"drift detector {d.detector!r} unknown; known: {sorted(DRIFT_DETECTORS)}")
+            if d.target != "score" and d.target not in names:
+                raise ValueError(f"drift target {d.target!r} is neither 'score' nor a feature of {self.feature_set!r}")
+        return self
+
+    def context(self, fs: float) -> FeatureContext:
+        """The feature context of this pipeline at sample rate ``fs``."""
+        return FeatureContext(fs=fs, rpm=self.rpm, bearing=bearing_by_name(self.bearing), band=self.band)
+
+    def config_hash(self) -> str:
+        """Content hash (16 hex digits) of everything but the lineage.
+
+        Examples
+        --------
+        >>> a, b = PipelineConfig(), PipelineConfig(lineage={"author": "ana"})
+        >>> a.config_hash() == b.config_hash() != PipelineConfig(warmup=40).config_hash()
+        True
+        """
+        doc = self.model_dump(mode="json", exclude={"lineage"})
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+    def describe(self) -> dict:
+        """Name, hash and lineage, as announced in the edge's birth message."""
+        return {"name": self.name, "hash": self.config_hash(), "detector": self.detector.name,
+                "feature_set": self.feature_set, **self.lineage.model_dump()}
 
 
 @dataclass
@@ -103,6 +215,21 @@ class AlertRecord:
 
 
 @dataclass
+class DriftRecord:
+    """A drift monitor fired; ``event`` is an :class:`edge_agent.drift.DriftEvent`."""
+
+    event: Any
+
+    def as_dict(self) -> dict:
+        """JSON-ready form used in the ``drift`` payload."""
+        return self.event.as_dict()
+
+
+def _finite(x: float) -> float | None:
+    return x if np.isfinite(x) else None
+
+
+@dataclass
 class AssetPipeline:
     """Turn a stream of :class:`Sample` blocks of one asset into records.
 
@@ -120,24 +247,42 @@ class AssetPipeline:
     asset: str
     config: PipelineConfig
     detector: object = None
-    _buffer: list[np.ndarray] = field(default_factory=list, init=False)
-    _buffered: int = field(default=0, init=False)
-    _buffer_start_ns: int | None = field(default=None, init=False)
-    _expected_ns: int | None = field(default=None, init=False)
-    _above: int = field(default=0, init=False)
-    _below: int = field(default=0, init=False)
+    threshold: object = field(default=None, init=False)
+    monitors: list = field(default_factory=list, init=False)
+    windows: int = field(default=0, init=False)
     in_alert: bool = field(default=False, init=False)
     gaps: int = field(default=0, init=False)
     scalars: dict[str, float] = field(default_factory=dict, init=False)
+    last_window: tuple[int, float, np.ndarray] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.detector is None:
-            self.detector = LogZScoreDetector(features=tuple(self.config.features), warmup=self.config.warmup)
-        geometry = bearing_by_name(self.config.bearing)
-        f = geometry.frequencies(self.config.rpm / 60.0)
-        self._freqs = BearingFrequencies(f["bpfo"], f["bpfi"], f["2bsf"])
+        from edge_agent.drift import DriftMonitor
+        from edge_agent.models import MODELS, SCALERS, THRESHOLDS
 
-    def push(self, sample: Sample) -> list[FeatureRecord | AlertRecord]:
+        cfg = self.config
+        if self.detector is None:
+            params = dict(cfg.detector.params)
+            if cfg.detector.name == "zscore":
+                params.setdefault("features", tuple(cfg.features) if cfg.features else None)
+                params.setdefault("warmup", cfg.warmup)
+            self.detector = MODELS[cfg.detector.name](**params)
+            if cfg.scaler is not None:
+                self.detector = SCALERS[cfg.scaler.name](**cfg.scaler.params) | self.detector
+        th = cfg.threshold
+        self.threshold = THRESHOLDS["fixed"](value=th) if isinstance(th, (int, float)) else \
+            THRESHOLDS[th.name](**th.params)
+        self.monitors = [DriftMonitor(d.target, d.detector, d.params, standardise=d.standardise, asset=self.asset)
+                         for d in cfg.drift]
+        self._fset = FEATURE_SETS[cfg.feature_set]
+        self._ctx: FeatureContext | None = None
+        self._buffer: list[np.ndarray] = []
+        self._buffered = 0
+        self._buffer_start_ns: int | None = None
+        self._expected_ns: int | None = None
+        self._above = self._below = 0
+
+    # ------------------------------------------------------------- streaming
+    def push(self, sample: Sample) -> list[FeatureRecord | AlertRecord | DriftRecord]:
         """Take one block; return the records of every window it completed."""
         if sample.rate <= 0:
             self.scalars[sample.channel] = float(sample.values[-1])
@@ -154,7 +299,7 @@ class AssetPipeline:
             self._buffer_start_ns = sample.start_ns
         self._buffer.append(sample.values)
         self._buffered += sample.values.size
-        out: list[FeatureRecord | AlertRecord] = []
+        out: list = []
         n = self.config.window
         while self._buffered >= n:
             data = np.concatenate(self._buffer)
@@ -164,27 +309,62 @@ class AssetPipeline:
             out.extend(self._window(window, sample.rate, end_ns))
         return out
 
-    def _window(self, x: np.ndarray, fs: float, end_ns: int) -> list[FeatureRecord | AlertRecord]:
-        feats = bearing_features(x, fs, self._freqs, band=self.config.band)
-        feats.update(self.scalars)
-        learning = self.detector.n_learnt < self.config.warmup if hasattr(self.detector, "n_learnt") else False
+    def _features(self, x: np.ndarray, fs: float) -> dict[str, float]:
+        if self._ctx is None or self._ctx.fs != fs:
+            self._ctx = self.config.context(fs)
+        feats = self._fset.compute(x, self._ctx)
+        if self.config.features:
+            feats = {k: feats[k] for k in self.config.features}
+        return feats
+
+    def _window(self, x: np.ndarray, fs: float, end_ns: int) -> list:
+        self.last_window = (end_ns, fs, x)
+        feats = self._features(x, fs)
+        learning = self.windows < self.config.warmup
+        self.windows += 1
         score = float(self.detector.score_one(feats))
-        anomalous = not learning and score > self.config.threshold
+        judged = self.threshold.update(score)  # an adaptive threshold learns healthy scores
+        anomalous = judged and not learning
         if not anomalous:
             self.detector.learn_one(feats)  # never learn the fault as normal
-        out: list[FeatureRecord | AlertRecord] = [
-            FeatureRecord(end_ns, feats, score, self.config.threshold, learning)
-        ]
+        record = {**feats, **self.scalars}
+        out: list = [FeatureRecord(end_ns, record, score, _finite(self.threshold.value), learning)]
+        for mon in self.monitors:
+            if (mon.target != "score" or not learning) and mon.update_record(feats, score, ts=end_ns):
+                out.append(DriftRecord(mon.last_event))
         self._above = self._above + 1 if anomalous else 0
         self._below = 0 if anomalous else self._below + 1
         if not self.in_alert and self._above >= self.config.confirm:
             self.in_alert = True
-            message = f"anomaly score {score:.1f} above {self.config.threshold:g} for {self._above} windows"
-            if hasattr(self.detector, "z_scores"):
-                z = self.detector.z_scores(feats)
-                worst = max(z, key=lambda k: abs(z[k]))
-                message += f"; most deviating feature: {worst} (z = {z[worst]:+.1f})"
-            out.append(AlertRecord(end_ns, score, self.config.threshold, feats, message))
+            out.append(AlertRecord(end_ns, score, float(self.threshold.value), record, self._message(score, feats)))
         elif self.in_alert and self._below >= self.config.clear:
             self.in_alert = False
         return out
+
+    def _message(self, score: float, feats: dict) -> str:
+        msg = f"anomaly score {score:.3g} above {self.threshold.value:.3g} for {self._above} windows"
+        if hasattr(self.detector, "z_scores"):
+            z = self.detector.z_scores(feats)
+            worst = max(z, key=lambda k: abs(z[k]))
+            msg += f"; most deviating feature: {worst} (z = {z[worst]:+.1f})"
+        return msg
+
+    # ------------------------------------------------------------- state
+    def snapshot(self) -> bytes:
+        """The learnt state (detector, threshold, drift monitors, counters) as bytes.
+
+        Snapshots are local agent state written by the agent itself; never
+        restore one received over the network (it is a pickle).
+        """
+        state = {"hash": self.config.config_hash(), "saved_ns": time.time_ns(), "detector": self.detector,
+                 "threshold": self.threshold, "monitors": self.monitors, "windows": self.windows,
+                 "in_alert": self.in_alert}
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def restore(self, blob: bytes) -> None:
+        """Load a :meth:`snapshot` of the same pipeline (same config hash), else ``ValueError``."""
+        state = pickle.loads(blob)
+        if state.get("hash") != self.config.config_hash():
+            raise ValueError(f"snapshot is of pipeline {state.get('hash')}, not {self.config.config_hash()}")
+        self.detector, self.threshold, self.monitors = state["detector"], state["threshold"], state["monitors"]
+        self.windows, self.in_alert = state["windows"], state["in_alert"]

@@ -51,6 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
     esub = e.add_subparsers(dest="edge_command", required=True)
     er = esub.add_parser("run", help="run an edge agent from a YAML config")
     er.add_argument("config", help="path of the agent's YAML config")
+    ep = esub.add_parser("replay", help="score and diagnose a recording offline (.mat, .csv, .npz, .wav)")
+    ep.add_argument("file", help="recording to analyse")
+    ep.add_argument("--fs", type=_positive, help="its sample rate in Hz (default: from the file)")
+    ep.add_argument("--rpm", type=_positive, help="shaft speed (default: the file's *RPM variable)")
+    ep.add_argument("--bearing", default="6205", help="bearing designation (6205, 6203)")
+    ep.add_argument("--channel", default="DE", help="DE/FE/BA for CWRU .mat files, else a variable, column or index")
+    ep.add_argument("--range", help="part of FILE to score, 'A:B' fractions (default 0:1)")
+    ep.add_argument("--baseline", metavar="FILE", help="healthy recording the detector learns on")
+    ep.add_argument("--baseline-fs", type=_positive, help="its sample rate in Hz (default: from the file)")
+    ep.add_argument("--baseline-range", help="part of the baseline to learn on, 'A:B' fractions")
+    ep.add_argument("--analysis-fs", type=_positive, help="resample everything to this rate (default: the lowest)")
+    ep.add_argument("--pipeline", help="pipeline YAML (default: the built-in bearing pipeline)")
+    ep.add_argument("--window", type=int, default=4096, help="samples per analysis window (default 4096)")
+    ep.add_argument("--json", action="store_true", help="print one JSON object")
 
     h = sub.add_parser("hub", help="cloud hub")
     hsub = h.add_subparsers(dest="hub_command", required=True)
@@ -79,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                                          http_port=args.http_port, fault_at=args.fault_at), args.json)
         if args.command == "sim":
             return _sim(args)
+        if args.command == "edge" and args.edge_command == "replay":
+            return _replay(args)
         if args.command == "edge":
             from edge_agent.agent import EdgeAgent, load_edge_settings
 
@@ -93,6 +109,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"teachfab: error: {exc}", file=sys.stderr)
         return 2
     return 1
+
+
+def _replay(args) -> int:
+    from edge_agent.replay import ReplayOptions
+    from edge_agent.replay import main as replay_main
+
+    channel = int(args.channel) if args.channel.isdigit() else args.channel
+    return replay_main(ReplayOptions(file=args.file, fs=args.fs, rpm=args.rpm, bearing=args.bearing, channel=channel,
+                                     range=args.range, baseline=args.baseline, baseline_fs=args.baseline_fs,
+                                     baseline_range=args.baseline_range, analysis_fs=args.analysis_fs,
+                                     pipeline=args.pipeline, window=args.window), as_json=args.json)
 
 
 def _sim(args) -> int:

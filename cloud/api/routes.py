@@ -60,6 +60,29 @@ def alerts(store: Store, site: str | None = None, asset: str | None = None,
     return store.alerts(site, asset, limit)
 
 
+@router.get("/drift", summary="Drift events (what drifted, which detector), newest first")
+def drift(store: Store, site: str | None = None, asset: str | None = None,
+          limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict]:
+    if (site is None) != (asset is None):
+        raise HTTPException(422, "give both site and asset, or neither")
+    return store.drift(site, asset, limit)
+
+
+@router.get("/assets/{site}/{asset}/waveforms", summary="Waveform snapshots of one asset, newest first")
+def waveforms(store: Store, site: str, asset: str, limit: Annotated[int, Query(ge=1, le=100)] = 5) -> list[dict]:
+    return store.waveforms(site, asset, limit)
+
+
+@router.get("/edges/{site}/{edge}", summary="One edge: retained birth (pipelines, lineage), health, command answers")
+def edge_detail(store: Store, site: str, edge: str) -> dict:
+    status = [e for e in store.edges() if e["site"] == site and e["edge"] == edge]
+    state = store.edge_state(site, edge)
+    if not status and state["birth"] is None:
+        raise HTTPException(404, f"no edge {edge!r} at site {site!r}")
+    return {"status": status[0] if status else None, **state,
+            "command_results": store.command_results(site, edge)}
+
+
 @router.get("/quarantine", summary="Payloads refused by validation, with reasons")
 def quarantine(store: Store, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
     return store.quarantined(limit)

@@ -78,7 +78,58 @@ class StatusMsg(_Envelope):
     assets: list[str] = Field(default_factory=list)
 
 
-_MODELS = {"features": FeaturesMsg, "alert": AlertMsg, "status": StatusMsg}
+class DriftMsg(_Envelope):
+    """``tf/v1/{site}/{edge}/{asset}/drift``: a drift monitor fired on a feature or the score."""
+
+    ts: int = Timestamp
+    kind: Literal["drift"] = "drift"
+    asset: str | None = None
+    target: str = Field(min_length=1, max_length=128)
+    detector: str = Field(min_length=1, max_length=64)
+    detail: dict[str, float | int | str | None] = Field(default_factory=dict, max_length=64)
+    message: str = Field(max_length=2000)
+
+
+class WaveformMsg(_Envelope):
+    """``tf/v1/{site}/{edge}/{asset}/waveform``: raw samples sent on a snapshot request."""
+
+    ts: int = Timestamp
+    channel: str = Field(min_length=1, max_length=64)
+    rate: float = Field(gt=0)
+    units: str = Field(max_length=32)
+    request: str | None = Field(None, max_length=64)
+    values: list[float] = Field(min_length=1, max_length=2_000_000)
+
+
+class _EdgeState(_Envelope):
+    """Retained edge-level state; its fields are the edge's to define (stored as JSON)."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    ts: int = Timestamp
+
+
+class BirthMsg(_EdgeState):
+    """``tf/v1/{site}/{edge}/birth`` (retained): version, pipelines and their lineage."""
+
+
+class HealthMsg(_EdgeState):
+    """``tf/v1/{site}/{edge}/health`` (retained): sources, pipelines, outbox figures."""
+
+
+class CmdResultMsg(_Envelope):
+    """``tf/v1/{site}/{edge}/cmd_result``: a command accepted or rejected, with the reason."""
+
+    cmd: str | None = None
+    bundle_id: str | None = None
+    status: Literal["accepted", "rejected"]
+    reason: str | None = None
+    detail: dict | None = None
+    ts: int = Timestamp
+
+
+ASSET_KINDS = {"features": FeaturesMsg, "alert": AlertMsg, "drift": DriftMsg, "waveform": WaveformMsg}
+EDGE_KINDS = {"status": StatusMsg, "birth": BirthMsg, "health": HealthMsg, "cmd_result": CmdResultMsg}
+_MODELS = {**ASSET_KINDS, **EDGE_KINDS}
 
 
 @dataclass(frozen=True)
@@ -107,13 +158,13 @@ def parse_message(topic: str, payload: bytes) -> Message:
     cloud.ingest.schema.InvalidMessage: status payload: edge: Field required (got nothing); ...
     """
     parts = topic.split("/")
-    if len(parts) == 5 and parts[:2] == ["tf", "v1"] and parts[4] == "status":
-        kind, site, edge, asset = "status", parts[2], parts[3], None
-    elif len(parts) == 6 and parts[:2] == ["tf", "v1"] and parts[5] in ("features", "alert"):
+    if len(parts) == 5 and parts[:2] == ["tf", "v1"] and parts[4] in EDGE_KINDS:
+        kind, site, edge, asset = parts[4], parts[2], parts[3], None
+    elif len(parts) == 6 and parts[:2] == ["tf", "v1"] and parts[5] in ASSET_KINDS:
         kind, site, edge, asset = parts[5], parts[2], parts[3], parts[4]
     else:
-        raise InvalidMessage(f"topic {topic!r} is not tf/v1/<site>/<edge>/<asset>/(features|alert) "
-                             f"or tf/v1/<site>/<edge>/status")
+        raise InvalidMessage(f"topic {topic!r} is not tf/v1/<site>/<edge>/<asset>/({'|'.join(ASSET_KINDS)}) "
+                             f"or tf/v1/<site>/<edge>/({'|'.join(EDGE_KINDS)})")
     for what, seg in (("site", site), ("edge", edge), ("asset", asset)):
         if seg is not None and not (0 < len(seg) <= 64):
             raise InvalidMessage(f"topic {topic!r}: {what} segment must be 1-64 characters")

@@ -11,13 +11,14 @@ import threading
 
 import paho.mqtt.client as mqtt
 
-from cloud.ingest.schema import FeaturesMsg, InvalidMessage, parse_message
+from cloud.ingest.schema import ASSET_KINDS, EDGE_KINDS, FeaturesMsg, InvalidMessage, WaveformMsg, parse_message
 from cloud.live import Broadcaster
 from cloud.telemetry.store import SQLiteStore
 from firmware_adapters.mqtt_client import make_client, parse_mqtt_url
 
 log = logging.getLogger(__name__)
-TOPICS = ("tf/v1/+/+/+/+", "tf/v1/+/+/status")
+#: What the hub subscribes to: every v1 kind, but not the commands it sends itself (``cmd/...``).
+TOPICS = tuple(f"tf/v1/+/+/+/{k}" for k in ASSET_KINDS) + tuple(f"tf/v1/+/+/{k}" for k in EDGE_KINDS)
 
 
 class MqttIngest:
@@ -97,6 +98,8 @@ class MqttIngest:
                 {"ts": r.ts, **r.features, "score": r.score, "threshold": r.threshold, "learning": r.learning}
                 for r in msg.body.records
             ]
+        elif isinstance(msg.body, WaveformMsg):  # too big for every dashboard: announce, fetch on demand
+            event["body"] = msg.body.model_dump(exclude={"values"}) | {"n": len(msg.body.values)}
         else:
             event["body"] = msg.body.model_dump()
         self.live.publish(event)

@@ -14,7 +14,8 @@ import threading
 import time
 from pathlib import Path
 
-from cloud.ingest.schema import AlertMsg, FeaturesMsg, Message, StatusMsg
+from cloud.ingest.schema import (AlertMsg, BirthMsg, CmdResultMsg, DriftMsg, FeaturesMsg, HealthMsg, Message, StatusMsg,
+                                 WaveformMsg)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -42,6 +43,25 @@ CREATE TABLE IF NOT EXISTS edges (
     site TEXT NOT NULL, edge TEXT NOT NULL, state TEXT NOT NULL, boot TEXT NOT NULL,
     version TEXT, assets TEXT NOT NULL, status_ts INTEGER NOT NULL, last_seen_ns INTEGER NOT NULL,
     PRIMARY KEY (site, edge)
+);
+CREATE TABLE IF NOT EXISTS drift (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, site TEXT NOT NULL, edge TEXT NOT NULL, asset TEXT NOT NULL,
+    target TEXT NOT NULL, detector TEXT NOT NULL, message TEXT NOT NULL, detail TEXT NOT NULL,
+    received_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS drift_asset ON drift (site, asset, ts);
+CREATE TABLE IF NOT EXISTS waveforms (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, site TEXT NOT NULL, edge TEXT NOT NULL, asset TEXT NOT NULL,
+    channel TEXT NOT NULL, rate REAL NOT NULL, units TEXT NOT NULL, request TEXT, n INTEGER NOT NULL,
+    values_json TEXT NOT NULL, received_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS edge_state (
+    site TEXT NOT NULL, edge TEXT NOT NULL, kind TEXT NOT NULL, ts INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (site, edge, kind)
+);
+CREATE TABLE IF NOT EXISTS command_results (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, site TEXT NOT NULL, edge TEXT NOT NULL, cmd TEXT,
+    bundle_id TEXT, status TEXT NOT NULL, reason TEXT, detail TEXT, received_ns INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY, received_ns INTEGER NOT NULL, topic TEXT NOT NULL,
@@ -94,6 +114,12 @@ class SQLiteStore:
                     self._write_status(msg, body, now)
                     db.execute("COMMIT")
                     return True
+                if isinstance(body, (BirthMsg, HealthMsg)):  # retained state, last value wins
+                    db.execute("INSERT INTO edge_state VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, edge, kind) DO UPDATE "
+                               "SET ts = excluded.ts, body = excluded.body WHERE excluded.ts >= edge_state.ts",
+                               (msg.site, msg.edge, msg.kind, body.ts, body.model_dump_json()))
+                    db.execute("COMMIT")
+                    return True
                 cur = db.execute(
                     "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?)",
                     (msg.edge, body.boot, body.seq, msg.kind, now),
@@ -101,11 +127,12 @@ class SQLiteStore:
                 if cur.rowcount == 0:
                     db.execute("ROLLBACK")
                     return False
-                db.execute(
-                    "INSERT INTO assets VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, asset) "
-                    "DO UPDATE SET last_seen_ns = excluded.last_seen_ns, edge = excluded.edge",
-                    (msg.site, msg.asset, msg.edge, now, now),
-                )
+                if msg.asset is not None:
+                    db.execute(
+                        "INSERT INTO assets VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, asset) "
+                        "DO UPDATE SET last_seen_ns = excluded.last_seen_ns, edge = excluded.edge",
+                        (msg.site, msg.asset, msg.edge, now, now),
+                    )
                 db.execute("UPDATE edges SET last_seen_ns = ? WHERE site = ? AND edge = ?", (now, msg.site, msg.edge))
                 if isinstance(body, FeaturesMsg):
                     db.executemany("INSERT INTO features VALUES (?, ?, ?, ?, ?)",
@@ -117,6 +144,21 @@ class SQLiteStore:
                         (body.ts, msg.site, msg.edge, msg.asset, body.score, body.threshold,
                          body.severity, body.message, now),
                     )
+                elif isinstance(body, DriftMsg):
+                    db.execute("INSERT INTO drift (ts, site, edge, asset, target, detector, message, detail, "
+                               "received_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               (body.ts, msg.site, msg.edge, msg.asset, body.target, body.detector, body.message,
+                                json.dumps(body.detail), now))
+                elif isinstance(body, WaveformMsg):
+                    db.execute("INSERT INTO waveforms (ts, site, edge, asset, channel, rate, units, request, n, "
+                               "values_json, received_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               (body.ts, msg.site, msg.edge, msg.asset, body.channel, body.rate, body.units,
+                                body.request, len(body.values), json.dumps(body.values), now))
+                elif isinstance(body, CmdResultMsg):
+                    db.execute("INSERT INTO command_results (ts, site, edge, cmd, bundle_id, status, reason, detail, "
+                               "received_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               (body.ts, msg.site, msg.edge, body.cmd, body.bundle_id, body.status, body.reason,
+                                json.dumps(body.detail), now))
                 db.execute("COMMIT")
                 return True
             except BaseException:
@@ -150,6 +192,7 @@ class SQLiteStore:
         out = {r["kind"]: r["n"] for r in self._rows("SELECT kind, COUNT(*) AS n FROM messages GROUP BY kind")}
         out["messages"] = sum(out.values())
         out["alerts"] = self._rows("SELECT COUNT(*) AS n FROM alerts")[0]["n"]
+        out["drift_events"] = self._rows("SELECT COUNT(*) AS n FROM drift")[0]["n"]
         out["quarantined"] = self._rows("SELECT COUNT(*) AS n FROM quarantine")[0]["n"]
         return out
 
@@ -195,6 +238,39 @@ class SQLiteStore:
             sql += " WHERE site = ? AND asset = ?"
             args = [site, asset]
         return self._rows(sql + " ORDER BY ts DESC LIMIT ?", (*args, limit))
+
+    def drift(self, site: str | None = None, asset: str | None = None, limit: int = 500) -> list[dict]:
+        """Drift events, newest first, optionally for one asset."""
+        sql, args = "SELECT * FROM drift", []
+        if site is not None and asset is not None:
+            sql, args = sql + " WHERE site = ? AND asset = ?", [site, asset]
+        rows = self._rows(sql + " ORDER BY ts DESC LIMIT ?", (*args, limit))
+        for r in rows:
+            r["detail"] = json.loads(r["detail"])
+        return rows
+
+    def waveforms(self, site: str, asset: str, limit: int = 20) -> list[dict]:
+        """Waveform snapshots of one asset, newest first, with their samples."""
+        rows = self._rows("SELECT * FROM waveforms WHERE site = ? AND asset = ? ORDER BY ts DESC LIMIT ?",
+                          (site, asset, limit))
+        for r in rows:
+            r["values"] = json.loads(r.pop("values_json"))
+        return rows
+
+    def edge_state(self, site: str, edge: str) -> dict:
+        """The edge's last retained ``birth`` and ``health`` documents (absent ones are ``None``)."""
+        rows = self._rows("SELECT kind, body FROM edge_state WHERE site = ? AND edge = ?", (site, edge))
+        out = {"birth": None, "health": None}
+        out.update({r["kind"]: json.loads(r["body"]) for r in rows})
+        return out
+
+    def command_results(self, site: str, edge: str, limit: int = 100) -> list[dict]:
+        """Answers of one edge to hub commands, newest first."""
+        rows = self._rows("SELECT * FROM command_results WHERE site = ? AND edge = ? ORDER BY ts DESC LIMIT ?",
+                          (site, edge, limit))
+        for r in rows:
+            r["detail"] = json.loads(r["detail"]) if r["detail"] else None
+        return rows
 
     def quarantined(self, limit: int = 200) -> list[dict]:
         """Refused payloads with their reasons, newest first."""
