@@ -15,7 +15,7 @@ from firmware_adapters.framing import (
     crc16_ccitt_false, encode_frame, format_csv_line, format_json_line,
 )
 
-FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 # ------------------------------------------------------------------ CRC
@@ -207,7 +207,7 @@ def _decode(stream: bytes, cuts=()) -> tuple[list[Frame], dict]:
 
 
 def test_frame_decoder_fuzz_recovers_every_valid_frame():
-    """>= 10^4 generated frames and garbage runs through the decoder.
+    """10^4 generated streams (each many frames and garbage runs) through the decoder.
 
     Properties: nothing raises; the result does not depend on chunking;
     every decoded frame is byte-exact at its offset; every valid frame is
@@ -375,7 +375,7 @@ def _lines(fmt, stream, cuts=()):
 
 
 def test_line_decoder_fuzz_recovers_every_valid_line():
-    """>= 10^4 generated lines (valid, '#'-corrupted, too long, garbage, blank).
+    """10^4 generated streams of lines (valid, '#'-corrupted, too long, garbage, blank).
 
     Properties: nothing raises; chunking changes nothing; decoding the
     stream equals decoding each line on its own (a bad line never spoils
