@@ -40,6 +40,22 @@ venv_ensure() {  # venv_ensure EXTRAS: .venv with the project installed (re-done
   fi
 }
 
+postgres_ensure() {  # a PostgreSQL answering on 127.0.0.1:5432 with trust auth for local tests
+  if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then return; fi
+  command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql
+  local ver
+  ver=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1)
+  [ -n "$ver" ] || { say "PostgreSQL installed but no cluster found"; exit 1; }
+  local hba="/etc/postgresql/$ver/main/pg_hba.conf"
+  if ! as_root grep -q "^host all all 127.0.0.1/32 trust" "$hba"; then
+    say "allowing trust auth from 127.0.0.1 in $hba (test machine)"
+    as_root sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  fi
+  as_root pg_ctlcluster "$ver" main start 2>/dev/null || as_root pg_ctlcluster "$ver" main reload
+  for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && return; sleep 0.2; done
+  say "PostgreSQL did not come up on 127.0.0.1:5432"; exit 1
+}
+
 cmd=${1:-}; shift || true
 case "$cmd" in
   demo)
@@ -51,6 +67,8 @@ case "$cmd" in
     apt_ensure chromium chromium
     apt_ensure nodejs node
     apt_ensure npm npm
+    apt_ensure influxdb influxd            # Debian ships InfluxDB 1.6 (v1 /write): the tests start their own
+    postgres_ensure
     if [ ! -d tests/interop/node_modules/node-opcua ] || [ tests/interop/package-lock.json -nt tests/interop/node_modules ]; then
       say "installing the independent protocol implementations (npm, tests/interop)"
       (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error >&2)
