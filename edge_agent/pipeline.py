@@ -89,13 +89,18 @@ class PipelineConfig(_Strict):
     name : str
         Human name of the pipeline.
     channel : str
-        Waveform channel analysed.
+        Waveform channel analysed by a vibration set.
+    channels : list of str or None
+        The three phase-current channels (a, b, c) of a ``motor_current`` set.
     window : int
         Samples per analysis window (non-overlapping).
     rpm, bearing, band : float, str, (float, float) or None
         Shaft speed, bearing designation and demodulation band (default 15-40 % of fs).
     feature_set : str
-        Name in ``FEATURE_SETS`` (a vibration set).
+        Name in ``FEATURE_SETS``: a vibration set, or ``motor_current``.
+    supply_hz, pole_pairs : float, int or None
+        Motor supply frequency (required by ``motor_current``) and pole
+        pairs (with ``rpm``, gives the slip for the rotor-bar sidebands).
     features : list of str or None
         Features the detector sees (``None``: all of the set).
     scaler, detector : StepSpec
@@ -114,11 +119,14 @@ class PipelineConfig(_Strict):
 
     name: str = "bearing-zscore"
     channel: str = "vibration_de"
+    channels: list[str] | None = None
     window: int = Field(8192, ge=256, le=1 << 20)
     rpm: float = Field(1797.0, gt=0)
     bearing: str = "6205"
     band: tuple[float, float] | None = None
     feature_set: str = "bearing"
+    supply_hz: float | None = Field(None, gt=0)
+    pole_pairs: int | None = Field(None, ge=1, le=12)
     features: list[str] | None = Field(default_factory=lambda: list(DEFAULT_FEATURES))
     scaler: StepSpec | None = None
     detector: StepSpec = Field(default_factory=lambda: StepSpec(name="zscore"))
@@ -141,9 +149,14 @@ class PipelineConfig(_Strict):
         from edge_agent.models import MODELS, SCALERS, THRESHOLDS
 
         fset = FEATURE_SETS.get(self.feature_set)
-        if fset is None or fset.inputs != "vibration":
-            known = [n for n, s in FEATURE_SETS.items() if s.inputs == "vibration"]
-            raise ValueError(f"feature_set {self.feature_set!r} unknown for a vibration pipeline; known: {known}")
+        if fset is None or fset.inputs not in ("vibration", "current"):
+            known = [n for n, s in FEATURE_SETS.items() if s.inputs in ("vibration", "current")]
+            raise ValueError(f"feature_set {self.feature_set!r} unknown for a pipeline; known: {known}")
+        if fset.inputs == "current":
+            if not self.channels or len(self.channels) != 3 or self.supply_hz is None:
+                raise ValueError(f"feature_set {self.feature_set!r} needs channels: [phase a, b, c] and supply_hz")
+            if self.features == DEFAULT_FEATURES:
+                self.features = None  # the vibration default does not apply
         names = set(fset.names(self.context(51200.0)))
         unknown = sorted(set(self.features or []) - names)
         if unknown:
@@ -161,7 +174,13 @@ class PipelineConfig(_Strict):
 
     def context(self, fs: float) -> FeatureContext:
         """The feature context of this pipeline at sample rate ``fs``."""
-        return FeatureContext(fs=fs, rpm=self.rpm, bearing=bearing_by_name(self.bearing), band=self.band)
+        return FeatureContext(fs=fs, rpm=self.rpm, bearing=bearing_by_name(self.bearing), band=self.band,
+                              supply_hz=self.supply_hz, pole_pairs=self.pole_pairs)
+
+    @property
+    def inputs(self) -> list[str]:
+        """Waveform channels one window is cut from, in order."""
+        return list(self.channels) if FEATURE_SETS[self.feature_set].inputs == "current" else [self.channel]
 
     def config_hash(self) -> str:
         """Content hash (16 hex digits) of everything but the lineage.
@@ -275,10 +294,11 @@ class AssetPipeline:
                          for d in cfg.drift]
         self._fset = FEATURE_SETS[cfg.feature_set]
         self._ctx: FeatureContext | None = None
-        self._buffer: list[np.ndarray] = []
-        self._buffered = 0
-        self._buffer_start_ns: int | None = None
-        self._expected_ns: int | None = None
+        self._inputs = cfg.inputs
+        self._buffers: dict[str, list[np.ndarray]] = {c: [] for c in self._inputs}
+        self._buffered = dict.fromkeys(self._inputs, 0)
+        self._start_ns: int | None = None  # time of the first buffered sample (all channels aligned)
+        self._expected_ns: dict[str, int] = {}
         self._above = self._below = 0
 
     # ------------------------------------------------------------- streaming
@@ -287,27 +307,38 @@ class AssetPipeline:
         if sample.rate <= 0:
             self.scalars[sample.channel] = float(sample.values[-1])
             return []
-        if sample.channel != self.config.channel:
+        if sample.channel not in self._buffers:
             return []
-        if self._expected_ns is not None and abs(sample.start_ns - self._expected_ns) > 1e9 / sample.rate:
+        expected = self._expected_ns.get(sample.channel)
+        if expected is not None and abs(sample.start_ns - expected) > 1e9 / sample.rate:
             self.gaps += 1
             log.warning("%s: gap of %.3f s in %s; restarting the window",
-                        self.asset, (sample.start_ns - self._expected_ns) / 1e9, sample.channel)
-            self._buffer, self._buffered, self._buffer_start_ns = [], 0, None
-        self._expected_ns = sample.end_ns
-        if self._buffer_start_ns is None:
-            self._buffer_start_ns = sample.start_ns
-        self._buffer.append(sample.values)
-        self._buffered += sample.values.size
+                        self.asset, (sample.start_ns - expected) / 1e9, sample.channel)
+            self._reset()
+        self._expected_ns[sample.channel] = sample.end_ns
+        if self._start_ns is None or not any(self._buffered.values()):
+            self._start_ns = sample.start_ns
+        self._buffers[sample.channel].append(sample.values)
+        self._buffered[sample.channel] += sample.values.size
         out: list = []
         n = self.config.window
-        while self._buffered >= n:
-            data = np.concatenate(self._buffer)
-            window, rest = data[:n], data[n:]
-            end_ns = self._buffer_start_ns + int(round(n / sample.rate * 1e9))
-            self._buffer, self._buffered, self._buffer_start_ns = [rest], rest.size, end_ns
+        while min(self._buffered.values()) >= n:
+            rows = []
+            for c in self._inputs:
+                data = np.concatenate(self._buffers[c])
+                rows.append(data[:n])
+                self._buffers[c], self._buffered[c] = [data[n:]], data.size - n
+            end_ns = self._start_ns + int(round(n / sample.rate * 1e9))
+            self._start_ns = end_ns
+            window = rows[0] if len(rows) == 1 else np.vstack(rows)
             out.extend(self._window(window, sample.rate, end_ns))
         return out
+
+    def _reset(self) -> None:
+        for c in self._inputs:
+            self._buffers[c], self._buffered[c] = [], 0
+        self._expected_ns.clear()
+        self._start_ns = None
 
     def _features(self, x: np.ndarray, fs: float) -> dict[str, float]:
         if self._ctx is None or self._ctx.fs != fs:

@@ -68,14 +68,25 @@ class SampleClock:
     def __init__(self, rate: float) -> None:
         self.rate = rate
         self.t_s = 0.0
+        self._carry = 0.0  # Kahan compensation: 2400 steps of 0.1 s must make exactly 240 s
         self.n = 0
 
     def step(self, dt_s: float) -> int:
-        """Advance by ``dt_s``; return the number of new samples."""
+        """Advance by ``dt_s``; return the number of new samples.
+
+        Examples
+        --------
+        >>> c = SampleClock(5000.0)
+        >>> sum(c.step(0.1) for _ in range(2400))
+        1200000
+        """
         if dt_s < 0:
             raise ValueError(f"time step must be >= 0, got {dt_s}")
-        self.t_s += dt_s
-        total = int(np.floor(self.t_s * self.rate + 1e-9))
+        y = dt_s - self._carry
+        t = self.t_s + y
+        self._carry = (t - self.t_s) - y
+        self.t_s = t
+        total = int(np.floor(self.t_s * self.rate + 1e-4))
         new, self.n = total - self.n, total
         return new
 
