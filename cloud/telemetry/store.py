@@ -1,9 +1,11 @@
-"""SQLite telemetry store, the embedded default (WAL, one writer).
+"""SQLite telemetry store, the embedded default (WAL, one writer, batched).
 
-Features are kept narrow — one row per (time, asset, feature) — so new
-features need no schema change and a chart reads one series with one
-index seek. Every accepted message is recorded under (edge, boot, seq);
-a redelivered message is recognised there and not counted twice.
+Implements :class:`cloud.telemetry.base.TelemetryStore`. Features are kept
+narrow — one row per (time, asset, feature) — so new features need no
+schema change and a chart reads one series with one index seek (tables in
+:mod:`cloud.telemetry.sqlite_schema`). Every accepted message is recorded
+under (edge, boot, seq); a redelivered message is recognised there and not
+counted twice. A batch (:meth:`SQLiteStore.write_many`) is one transaction.
 """
 
 from __future__ import annotations
@@ -12,63 +14,16 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cloud.ingest.schema import (AlertMsg, BirthMsg, CmdResultMsg, DriftMsg, FeaturesMsg, HealthMsg, Message, StatusMsg,
                                  WaveformMsg)
+from cloud.telemetry.base import check_query, check_retention, combine_buckets, feature_values
+from cloud.telemetry.sqlite_schema import SCHEMA
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    edge TEXT NOT NULL, boot TEXT NOT NULL, seq INTEGER NOT NULL,
-    kind TEXT NOT NULL, received_ns INTEGER NOT NULL,
-    PRIMARY KEY (edge, boot, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS assets (
-    site TEXT NOT NULL, asset TEXT NOT NULL, edge TEXT NOT NULL,
-    first_seen_ns INTEGER NOT NULL, last_seen_ns INTEGER NOT NULL,
-    PRIMARY KEY (site, asset)
-);
-CREATE TABLE IF NOT EXISTS features (
-    ts INTEGER NOT NULL, site TEXT NOT NULL, asset TEXT NOT NULL,
-    name TEXT NOT NULL, value REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS features_series ON features (site, asset, name, ts);
-CREATE TABLE IF NOT EXISTS alerts (
-    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, site TEXT NOT NULL, edge TEXT NOT NULL,
-    asset TEXT NOT NULL, score REAL NOT NULL, threshold REAL NOT NULL,
-    severity TEXT NOT NULL, message TEXT NOT NULL, received_ns INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS alerts_asset ON alerts (site, asset, ts);
-CREATE TABLE IF NOT EXISTS edges (
-    site TEXT NOT NULL, edge TEXT NOT NULL, state TEXT NOT NULL, boot TEXT NOT NULL,
-    version TEXT, assets TEXT NOT NULL, status_ts INTEGER NOT NULL, last_seen_ns INTEGER NOT NULL,
-    PRIMARY KEY (site, edge)
-);
-CREATE TABLE IF NOT EXISTS drift (
-    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, site TEXT NOT NULL, edge TEXT NOT NULL, asset TEXT NOT NULL,
-    target TEXT NOT NULL, detector TEXT NOT NULL, message TEXT NOT NULL, detail TEXT NOT NULL,
-    received_ns INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS drift_asset ON drift (site, asset, ts);
-CREATE TABLE IF NOT EXISTS waveforms (
-    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, site TEXT NOT NULL, edge TEXT NOT NULL, asset TEXT NOT NULL,
-    channel TEXT NOT NULL, rate REAL NOT NULL, units TEXT NOT NULL, request TEXT, n INTEGER NOT NULL,
-    values_json TEXT NOT NULL, received_ns INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS edge_state (
-    site TEXT NOT NULL, edge TEXT NOT NULL, kind TEXT NOT NULL, ts INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (site, edge, kind)
-);
-CREATE TABLE IF NOT EXISTS command_results (
-    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, site TEXT NOT NULL, edge TEXT NOT NULL, cmd TEXT,
-    bundle_id TEXT, status TEXT NOT NULL, reason TEXT, detail TEXT, received_ns INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS quarantine (
-    id INTEGER PRIMARY KEY, received_ns INTEGER NOT NULL, topic TEXT NOT NULL,
-    reason TEXT NOT NULL, payload BLOB NOT NULL
-);
-"""
-
+#: Called inside the batch transaction with the newly accepted messages; raising rolls the batch back.
+TelemetrySink = Callable[[list[Message], int], None]
 
 class SQLiteStore:
     """Telemetry, alerts, edge status and quarantine in one SQLite file.
@@ -91,11 +46,12 @@ class SQLiteStore:
     """
 
     def __init__(self, path: str | Path) -> None:
+        self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         """Close the database."""
@@ -104,66 +60,111 @@ class SQLiteStore:
 
     def write(self, msg: Message) -> bool:
         """Store one validated message; return ``False`` if it was a duplicate."""
+        return self.write_many([msg])[0]
+
+    def write_many(self, messages: Sequence[Message]) -> list[bool]:
+        """Store a batch of validated messages in one transaction.
+
+        Returns one flag per message: ``False`` for a message whose (edge,
+        boot, seq) was stored before, or earlier in the same batch. Status,
+        birth and health are retained state (last value wins) and always
+        ``True``. If anything fails, nothing of the batch is stored.
+
+        Examples
+        --------
+        >>> from cloud.ingest.schema import parse_message
+        >>> store = SQLiteStore(":memory:")
+        >>> msgs = [parse_message("tf/v1/lab/e1/m1/features", b'{"v":1,"edge":"e1","boot":"b","seq":%d,'
+        ...     b'"records":[{"ts":%d,"features":{"rms":0.5}}]}' % (s, 1700000000000000000 + s)) for s in (1, 2, 1)]
+        >>> store.write_many(msgs)
+        [True, True, False]
+        """
+        return self._write_batch(messages, None)
+
+    def _write_batch(self, messages: Sequence[Message], sink: TelemetrySink | None) -> list[bool]:
+        """Record (edge, boot, seq) keys and relational state; telemetry goes to SQLite or to ``sink``.
+
+        With a ``sink`` (the InfluxDB backend) features, alerts and drift
+        are not written here: the sink receives the accepted messages while
+        the transaction is open, so a failed sink write rolls back the keys
+        and a redelivery is stored instead of being taken for a duplicate.
+        """
         now = time.time_ns()
-        body = msg.body
+        flags: list[bool] = []
+        accepted: list[Message] = []
         with self._lock:
             db = self._db
             db.execute("BEGIN")
             try:
-                if isinstance(body, StatusMsg):
-                    self._write_status(msg, body, now)
-                    db.execute("COMMIT")
-                    return True
-                if isinstance(body, (BirthMsg, HealthMsg)):  # retained state, last value wins
-                    db.execute("INSERT INTO edge_state VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, edge, kind) DO UPDATE "
-                               "SET ts = excluded.ts, body = excluded.body WHERE excluded.ts >= edge_state.ts",
-                               (msg.site, msg.edge, msg.kind, body.ts, body.model_dump_json()))
-                    db.execute("COMMIT")
-                    return True
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?)",
-                    (msg.edge, body.boot, body.seq, msg.kind, now),
-                )
-                if cur.rowcount == 0:
-                    db.execute("ROLLBACK")
-                    return False
-                if msg.asset is not None:
-                    db.execute(
-                        "INSERT INTO assets VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, asset) "
-                        "DO UPDATE SET last_seen_ns = excluded.last_seen_ns, edge = excluded.edge",
-                        (msg.site, msg.asset, msg.edge, now, now),
-                    )
-                db.execute("UPDATE edges SET last_seen_ns = ? WHERE site = ? AND edge = ?", (now, msg.site, msg.edge))
-                if isinstance(body, FeaturesMsg):
-                    db.executemany("INSERT INTO features VALUES (?, ?, ?, ?, ?)",
-                                   list(_feature_rows(msg.site, msg.asset, body)))
-                elif isinstance(body, AlertMsg):
-                    db.execute(
-                        "INSERT INTO alerts (ts, site, edge, asset, score, threshold, severity, message, received_ns)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (body.ts, msg.site, msg.edge, msg.asset, body.score, body.threshold,
-                         body.severity, body.message, now),
-                    )
-                elif isinstance(body, DriftMsg):
-                    db.execute("INSERT INTO drift (ts, site, edge, asset, target, detector, message, detail, "
-                               "received_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                               (body.ts, msg.site, msg.edge, msg.asset, body.target, body.detector, body.message,
-                                json.dumps(body.detail), now))
-                elif isinstance(body, WaveformMsg):
-                    db.execute("INSERT INTO waveforms (ts, site, edge, asset, channel, rate, units, request, n, "
-                               "values_json, received_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                               (body.ts, msg.site, msg.edge, msg.asset, body.channel, body.rate, body.units,
-                                body.request, len(body.values), json.dumps(body.values), now))
-                elif isinstance(body, CmdResultMsg):
-                    db.execute("INSERT INTO command_results (ts, site, edge, cmd, bundle_id, status, reason, detail, "
-                               "received_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                               (body.ts, msg.site, msg.edge, body.cmd, body.bundle_id, body.status, body.reason,
-                                json.dumps(body.detail), now))
+                for msg in messages:
+                    ok = self._record(msg, now)
+                    flags.append(ok)
+                    if ok:
+                        accepted.append(msg)
+                if sink is None:
+                    for msg in accepted:
+                        self._write_telemetry(msg, now)
+                elif accepted:
+                    sink(accepted, now)
                 db.execute("COMMIT")
-                return True
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        return flags
+
+    def _record(self, msg: Message, now: int) -> bool:
+        """De-duplicate and keep relational state (status, edge state, waveforms, command results)."""
+        db, body = self._db, msg.body
+        if isinstance(body, StatusMsg):
+            self._write_status(msg, body, now)
+            return True
+        if isinstance(body, (BirthMsg, HealthMsg)):  # retained state, last value wins
+            db.execute("INSERT INTO edge_state VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, edge, kind) DO UPDATE "
+                       "SET ts = excluded.ts, body = excluded.body WHERE excluded.ts >= edge_state.ts",
+                       (msg.site, msg.edge, msg.kind, body.ts, body.model_dump_json()))
+            return True
+        cur = db.execute("INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?)",
+                         (msg.edge, body.boot, body.seq, msg.kind, now))
+        if cur.rowcount == 0:
+            return False
+        if msg.asset is not None:
+            db.execute(
+                "INSERT INTO assets VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, asset) "
+                "DO UPDATE SET last_seen_ns = excluded.last_seen_ns, edge = excluded.edge",
+                (msg.site, msg.asset, msg.edge, now, now),
+            )
+        db.execute("UPDATE edges SET last_seen_ns = ? WHERE site = ? AND edge = ?", (now, msg.site, msg.edge))
+        if isinstance(body, WaveformMsg):
+            db.execute("INSERT INTO waveforms (ts, site, edge, asset, channel, rate, units, request, n, "
+                       "values_json, received_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (body.ts, msg.site, msg.edge, msg.asset, body.channel, body.rate, body.units,
+                        body.request, len(body.values), json.dumps(body.values), now))
+        elif isinstance(body, CmdResultMsg):
+            db.execute("INSERT INTO command_results (ts, site, edge, cmd, bundle_id, status, reason, detail, "
+                       "received_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (body.ts, msg.site, msg.edge, body.cmd, body.bundle_id, body.status, body.reason,
+                        json.dumps(body.detail), now))
+        return True
+
+    def _write_telemetry(self, msg: Message, now: int) -> None:
+        """Features, alerts and drift events (the part the InfluxDB backend keeps in InfluxDB)."""
+        db, body = self._db, msg.body
+        if isinstance(body, FeaturesMsg):
+            db.executemany("INSERT INTO features VALUES (?, ?, ?, ?, ?)",
+                           [(ts, msg.site, msg.asset, name, value)
+                            for ts, values in feature_values(body) for name, value in values.items()])
+        elif isinstance(body, AlertMsg):
+            db.execute(
+                "INSERT INTO alerts (ts, site, edge, asset, score, threshold, severity, message, received_ns)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (body.ts, msg.site, msg.edge, msg.asset, body.score, body.threshold, body.severity, body.message,
+                 now),
+            )
+        elif isinstance(body, DriftMsg):
+            db.execute("INSERT INTO drift (ts, site, edge, asset, target, detector, message, detail, "
+                       "received_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (body.ts, msg.site, msg.edge, msg.asset, body.target, body.detector, body.message,
+                        json.dumps(body.detail), now))
 
     def _write_status(self, msg: Message, body: StatusMsg, now: int) -> None:
         # last value wins, but an older retained status never overwrites a newer one
@@ -225,11 +226,103 @@ class SQLiteStore:
             windows.setdefault(r["ts"], {"ts": r["ts"]})[r["name"]] = r["value"]
         return list(windows.values())
 
-    def series(self, site: str, asset: str, name: str) -> list[tuple[int, float]]:
-        """One feature's (ts, value) pairs, oldest first."""
-        rows = self._rows("SELECT ts, value FROM features WHERE site = ? AND asset = ? AND name = ? ORDER BY ts",
-                          (site, asset, name))
-        return [(r["ts"], r["value"]) for r in rows]
+    def series(self, site: str, asset: str, name: str, start_ns: int | None = None, end_ns: int | None = None,
+               every_ns: int | None = None, agg: str = "mean") -> list[tuple[int, float]]:
+        """One feature's ``(ts, value)`` pairs, oldest first, over a time range and at a resolution.
+
+        Parameters
+        ----------
+        site, asset, name : str
+            The series.
+        start_ns, end_ns : int or None
+            Half-open range ``[start_ns, end_ns)`` in epoch nanoseconds; ``None`` is unbounded.
+        every_ns : int or None
+            Bucket width: one point per non-empty bucket, at the bucket's start
+            (a multiple of ``every_ns``). ``None`` returns raw points.
+        agg : {"mean", "min", "max", "count", "sum"}
+            How a bucket (or a rolled-up bucket read raw) becomes one value.
+
+        Examples
+        --------
+        >>> from cloud.ingest.schema import parse_message
+        >>> store = SQLiteStore(":memory:")
+        >>> T = 1700000000000000000
+        >>> _ = store.write_many([parse_message("tf/v1/lab/e1/m1/features", b'{"v":1,"edge":"e1","boot":"b",'
+        ...     b'"seq":%d,"records":[{"ts":%d,"features":{"rms":%d}}]}' % (s, T + s * 10**9, s)) for s in range(4)])
+        >>> store.series("lab", "m1", "rms", start_ns=T + 10**9)
+        [(1700000001000000000, 1.0), (1700000002000000000, 2.0), (1700000003000000000, 3.0)]
+        >>> store.series("lab", "m1", "rms", every_ns=2 * 10**9, agg="max")
+        [(1700000000000000000, 1.0), (1700000002000000000, 3.0)]
+        """
+        check_query(start_ns, end_ns, every_ns, agg)
+        where, args = "site = ? AND asset = ? AND name = ?", [site, asset, name]
+        if start_ns is not None:
+            where, args = where + " AND ts >= ?", [*args, start_ns]
+        if end_ns is not None:
+            where, args = where + " AND ts < ?", [*args, end_ns]
+        if every_ns is None:
+            column = {"mean": "vmean", "min": "vmin", "max": "vmax", "count": "n", "sum": "vmean * n"}[agg]
+            raw = "1.0" if agg == "count" else "value"
+            rows = self._rows(f"SELECT ts, {raw} AS v FROM features WHERE {where} UNION ALL "
+                              f"SELECT ts, {column} AS v FROM feature_rollups WHERE {where} ORDER BY ts",
+                              (*args, *args))
+            return [(r["ts"], float(r["v"])) for r in rows]
+        raw = self._rows(f"SELECT (ts / ?) * ? AS b, AVG(value) AS m, MIN(value) AS lo, MAX(value) AS hi, "
+                         f"COUNT(*) AS n FROM features WHERE {where} GROUP BY b", (every_ns, every_ns, *args))
+        rolled = self._rows(f"SELECT ts, vmean, vmin, vmax, n FROM feature_rollups WHERE {where}", tuple(args))
+        parts = [(r["b"], r["m"], r["lo"], r["hi"], r["n"]) for r in raw]
+        parts += [(r["ts"], r["vmean"], r["vmin"], r["vmax"], r["n"]) for r in rolled]
+        return combine_buckets(parts, every_ns, agg)
+
+    def apply_retention(self, raw_keep_ns: int, rollup_every_ns: int, rollup_keep_ns: int,
+                        now_ns: int | None = None) -> dict[str, int]:
+        """Roll raw feature rows older than ``raw_keep_ns`` into per-bucket rollups; drop old rollups.
+
+        Raw rows before ``now - raw_keep_ns`` (aligned down to a multiple of
+        ``rollup_every_ns``) become one row per (site, asset, feature,
+        bucket) with mean, min, max and count, then are deleted; rollups
+        before ``now - rollup_keep_ns`` are deleted. A late row for a bucket
+        already rolled up is merged into it (count-weighted mean). One
+        transaction. See :mod:`cloud.telemetry.base`.
+
+        Returns
+        -------
+        dict
+            ``raw_deleted``, ``buckets_written`` and ``rollups_deleted``.
+
+        Examples
+        --------
+        >>> from cloud.ingest.schema import parse_message
+        >>> store, T, S = SQLiteStore(":memory:"), 1700000000000000000, 10**9
+        >>> _ = store.write_many([parse_message("tf/v1/lab/e1/m1/features", b'{"v":1,"edge":"e1","boot":"b",'
+        ...     b'"seq":%d,"records":[{"ts":%d,"features":{"rms":%d}}]}' % (s, T + s * S, s)) for s in range(4)])
+        >>> store.apply_retention(raw_keep_ns=S, rollup_every_ns=2 * S, rollup_keep_ns=3600 * S, now_ns=T + 5 * S)
+        {'raw_deleted': 8, 'buckets_written': 4, 'rollups_deleted': 0}
+        >>> store.series("lab", "m1", "rms")
+        [(1700000000000000000, 0.5), (1700000002000000000, 2.5)]
+        """
+        check_retention(raw_keep_ns, rollup_every_ns, rollup_keep_ns)
+        now = time.time_ns() if now_ns is None else now_ns
+        cutoff = (now - raw_keep_ns) // rollup_every_ns * rollup_every_ns
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN")
+            try:
+                buckets = db.execute(
+                    "INSERT INTO feature_rollups (ts, site, asset, name, every_ns, vmean, vmin, vmax, n) "
+                    "SELECT (ts / ?1) * ?1 AS b, site, asset, name, ?1, AVG(value), MIN(value), MAX(value), COUNT(*) "
+                    "FROM features WHERE ts < ?2 GROUP BY site, asset, name, b "
+                    "ON CONFLICT (site, asset, name, ts) DO UPDATE SET "
+                    "vmean = (vmean * n + excluded.vmean * excluded.n) / (n + excluded.n), "
+                    "vmin = MIN(vmin, excluded.vmin), vmax = MAX(vmax, excluded.vmax), n = n + excluded.n",
+                    (rollup_every_ns, cutoff)).rowcount
+                raw = db.execute("DELETE FROM features WHERE ts < ?", (cutoff,)).rowcount
+                old = db.execute("DELETE FROM feature_rollups WHERE ts < ?", (now - rollup_keep_ns,)).rowcount
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return {"raw_deleted": raw, "buckets_written": buckets, "rollups_deleted": old}
 
     def alerts(self, site: str | None = None, asset: str | None = None, limit: int = 500) -> list[dict]:
         """Alerts, newest first, optionally for one asset."""
@@ -280,13 +373,3 @@ class SQLiteStore:
             r["payload"] = bytes(r["payload"]).decode("utf-8", "replace")
         return rows
 
-
-def _feature_rows(site: str, asset: str, body: FeaturesMsg):
-    for rec in body.records:
-        for name, value in rec.features.items():
-            yield rec.ts, site, asset, name, value
-        if rec.score is not None:
-            yield rec.ts, site, asset, "score", rec.score
-        if rec.threshold is not None:
-            yield rec.ts, site, asset, "threshold", rec.threshold
-        yield rec.ts, site, asset, "learning", float(rec.learning)
