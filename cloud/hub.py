@@ -13,11 +13,17 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from cloud.accounts.bootstrap import annotate_routes, setup_domain
+from cloud.accounts.router import router as accounts_router
+from cloud.api.commands import router as commands_router
 from cloud.api.routes import router
+from cloud.domain.router import router as registry_router
 from cloud.ingest.subscriber import MqttIngest
 from cloud.live import Broadcaster
+from cloud.metrics import metrics_endpoint
 from cloud.settings import HubSettings
-from cloud.telemetry.store import SQLiteStore
+from cloud.telemetry.factory import open_store
+from cloud.telemetry.base import TelemetryStore
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).parent / "web"
@@ -34,13 +40,13 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     Examples
     --------
     >>> app = create_app(HubSettings(db_path=":memory:"), ingest=False)
-    >>> sorted(p for p in app.openapi()["paths"] if p.startswith("/api/a"))
+    >>> sorted(p for p in app.openapi()["paths"] if p.startswith("/api/a"))[:4]
     ['/api/alerts', '/api/assets', '/api/assets/{site}/{asset}/telemetry', '/api/assets/{site}/{asset}/waveforms']
     """
-    store = SQLiteStore(settings.db_path)
+    store = open_store(settings.db_path)  # a SQLite path, sqlite://, influx://... or influx2://...
     live = Broadcaster()
     mqtt_ingest = MqttIngest(settings.broker, store, live, settings.mqtt_protocol,
-                             settings.shared_group, settings.client_id)
+                             settings.shared_group, settings.client_id, **settings.ingest_options())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -53,11 +59,15 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
             if ingest:
                 mqtt_ingest.stop()
             store.close()
+            app.state.domain_engine.dispose()
 
     app = FastAPI(title="TeachFab hub", version="0.1.0", lifespan=lifespan,
                   description="Live challenge telemetry from TeachFab edge agents.")
     app.state.store, app.state.live, app.state.ingest = store, live, mqtt_ingest
-    app.include_router(router)
+    # accounts and relational domain (docs/access.md): migrate, bootstrap users, role-gated routers
+    setup_domain(app, settings)
+    for api_router in (router, accounts_router, registry_router, commands_router):
+        app.include_router(annotate_routes(api_router))
 
     @app.get("/", include_in_schema=False)
     def mentor_page() -> FileResponse:
@@ -71,6 +81,7 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     def healthz() -> dict:
         return {"ok": True, "ingest_subscribed": mqtt_ingest.subscribed.is_set()}
 
+    app.add_api_route("/metrics", metrics_endpoint(mqtt_ingest.metrics.registry), include_in_schema=False)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     return app
 
@@ -106,8 +117,8 @@ class HubServer:
         return f"http://{self.settings.http_host}:{self.settings.http_port}/"
 
     @property
-    def store(self) -> SQLiteStore:
-        """The hub's telemetry store."""
+    def store(self) -> TelemetryStore:
+        """The hub's telemetry store (SQLite or InfluxDB, see ``docs/storage.md``)."""
         return self.app.state.store
 
     async def start(self) -> None:

@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     hr.add_argument("--broker", help="mqtt://host:port to ingest from")
     hr.add_argument("--db", help="SQLite file")
     hr.add_argument("--port", type=int, help="HTTP port")
+    hu = hsub.add_parser("create-user", help="create a hub user (the password is read from stdin or a prompt)")
+    hu.add_argument("email")
+    hu.add_argument("--role", action="append", required=True,
+                    choices=["learner", "mentor", "assessor", "hub_operator", "sme_partner"], help="repeatable")
+    hu.add_argument("--name", default="", help="display name")
+    hu.add_argument("--site", action="append", default=[], help="site slug the user belongs to (repeatable)")
+    hu.add_argument("--db", help="SQLite file of the hub (the domain database is next to it)")
     return p
 
 
@@ -152,8 +159,33 @@ async def _sim_opcua(args) -> int:
     return 0
 
 
+def _hub_create_user(args) -> int:
+    import getpass
+
+    from cloud.accounts.service import create_user
+    from cloud.domain.db import make_engine, make_sessionmaker, upgrade_database
+    from cloud.settings import HubSettings
+
+    settings = HubSettings(**({"db_path": args.db} if args.db else {}))
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    from cloud.accounts.security import password_problem
+
+    if settings.mode == "production" and (problem := password_problem(password)):
+        raise ValueError(f"the password {problem}")
+    engine = make_engine(settings.resolved_domain_url())
+    upgrade_database(engine)
+    with make_sessionmaker(engine)() as db:
+        user = create_user(db, args.email, password, args.role, args.name, args.site)
+        print(f"created user {user.id} {user.email} with roles {', '.join(sorted(args.role))}")
+    engine.dispose()
+    return 0
+
+
 def _hub(args) -> int:
     import uvicorn
+
+    if args.hub_command == "create-user":
+        return _hub_create_user(args)
 
     from cloud.hub import create_app
     from cloud.settings import HubSettings

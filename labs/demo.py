@@ -86,7 +86,9 @@ async def run_demo(opts: DemoOptions, announce=print) -> dict:
     db_path = opts.db_path or str(Path(tmp.name) / "hub.sqlite")
     onset = opts.onset_s()
     machine = RotatingMachine(ASSET, faults=[FaultEvent("outer_race", start_s=onset)], seed=7)
-    hub = HubServer(HubSettings(broker=broker, db_path=db_path, http_port=free_port(opts.http_port)))
+    # demo mode: the page logs in as an auto-created demo mentor of a challenge at SITE
+    hub = HubServer(HubSettings(broker=broker, db_path=db_path, http_port=free_port(opts.http_port),
+                                mode="demo", demo_sites=[SITE]))
     sim = SimulatorServer([machine], port=free_port(4840))
     stop = asyncio.Event()
     try:

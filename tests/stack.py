@@ -16,8 +16,10 @@ from tests.conftest import free_port
 class Stack:
     """Simulator + edge agent + hub against ``broker_url``, in its own event loop thread."""
 
-    def __init__(self, broker_url: str, db_path: str, onset_s: float, warmup: int = 20) -> None:
+    def __init__(self, broker_url: str, db_path: str, onset_s: float, warmup: int = 20,
+                 hub_keys: str | None = None) -> None:
         self.broker_url, self.db_path, self.onset_s, self.warmup = broker_url, db_path, onset_s, warmup
+        self.hub_keys = hub_keys  # directory of <key_id>.pub.pem: the edge then obeys signed commands
         self.ready = threading.Event()
         self.hub: HubServer | None = None
         self._loop = asyncio.new_event_loop()
@@ -35,7 +37,7 @@ class Stack:
                 settings = load_edge_settings(
                     None, site="lab", edge_id="edge-1", broker=self.broker_url,
                     sources=[sim.source_config("pump-1")],
-                    pipelines={"pump-1": {"window": 4096, "warmup": self.warmup}},
+                    pipelines={"pump-1": {"window": 4096, "warmup": self.warmup}}, hub_keys=self.hub_keys,
                 )
                 self.ready.set()
                 await EdgeAgent(settings).run(self._stop)

@@ -1,9 +1,14 @@
 """The mentor page in real headless Chromium (Debian's package) shows live data."""
 
+import json
 import shutil
+import time
 
+import paho.mqtt.publish as publish
 import pytest
 
+from edge_agent.contract import command_topic
+from edge_agent.signing import generate_keypair, save_public_key, sign_bundle
 from tests.stack import Stack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -11,12 +16,20 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def test_mentor_page_charts_update_live(mosquitto, tmp_path):
+def test_mentor_page_charts_update_live(mosquitto, tmp_path, monkeypatch):
     from playwright.sync_api import sync_playwright
+
+    # demo mode: the page logs in as the demo mentor of a challenge at the stack's site "lab"
+    monkeypatch.setenv("TEACHFAB_HUB_MODE", "demo")
+    monkeypatch.setenv("TEACHFAB_HUB_DEMO_SITES", '["lab"]')
 
     if not shutil.which("chromium") and not __import__("os").path.exists(CHROMIUM):
         pytest.fail("chromium is not installed; ./run.sh test installs it")
-    with Stack(mosquitto.url, str(tmp_path / "hub.sqlite"), onset_s=9.0, warmup=15) as stack, \
+    private, public = generate_keypair()
+    (tmp_path / "keys").mkdir()
+    save_public_key(public, tmp_path / "keys" / "hub.pub.pem")
+    with Stack(mosquitto.url, str(tmp_path / "hub.sqlite"), onset_s=9.0, warmup=15,
+               hub_keys=str(tmp_path / "keys")) as stack, \
             sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         page = browser.new_page()
@@ -37,6 +50,18 @@ def test_mentor_page_charts_update_live(mosquitto, tmp_path):
         page.wait_for_selector("#alerts li:not(.muted)", timeout=20_000)
         assert "score" in page.inner_text("#alerts")
         assert "edge-1" in page.inner_text("#edges")
+        # the alert is on the timeline
+        page.wait_for_function("(document.getElementById('chart-events').data || [{x: []}])[0].x.length > 0",
+                               timeout=10_000)
+        # a signed snapshot request makes the edge send raw samples; the page shows them with their spectra
+        bundle = sign_bundle({"cmd": "snapshot", "bundle_id": "snap-b1", "edge": "edge-1", "created_ns": time.time_ns(),
+                              "asset": "pump-1", "channel": "vibration_de", "duration_s": 1.0}, private, "hub")
+        publish.single(command_topic("lab", "edge-1", "snapshot"), json.dumps(bundle), qos=1,
+                       hostname="127.0.0.1", port=mosquitto.port)
+        page.wait_for_function("(document.getElementById('chart-envelope').data || [{x: []}])[0].x.length > 100",
+                               timeout=15_000)
+        assert page.evaluate("document.getElementById('chart-wave').data[0].y.length") == 12000
+        assert "12000 samples at 12000 Hz" in page.inner_text("#snapshot-info")
         page.screenshot(path=str(tmp_path / "mentor.png"), full_page=True)
         browser.close()
         assert not errors, errors

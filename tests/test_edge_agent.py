@@ -22,6 +22,15 @@ from simulators.regimes import RegimeEvent
 from simulators.rotating_machine import RotatingMachine
 from tests.conftest import free_port
 
+# the API needs a bearer token: the hub bootstraps this operator, the test logs in as it
+OPERATOR = {"admin_email": "operator@lab.example", "admin_password": "test-operator-passphrase"}
+
+
+async def _login(http) -> None:
+    form = {"username": OPERATOR["admin_email"], "password": OPERATOR["admin_password"]}
+    token = (await http.post("/api/auth/token", data=form)).raise_for_status().json()["access_token"]
+    http.headers["Authorization"] = f"Bearer {token}"
+
 SHIFT_S = 14.0
 DEPLOYED = {"name": "bearing-quantile", "window": 2048, "warmup": 10, "feature_set": "bearing",
             "features": ["rms", "kurtosis", "crest", "env_bpfo_hsnr"],
@@ -53,7 +62,8 @@ async def _session(mosquitto, tmp_path):
     keys.mkdir()
     save_public_key(public, keys / "hub.pub.pem")
     machine = RotatingMachine("pump-1", regimes=[RegimeEvent(SHIFT_S, {"load": 0.3}, ramp_s=1.0)], seed=4)
-    hub = HubServer(HubSettings(broker=mosquitto.url, db_path=str(tmp_path / "hub.sqlite"), http_port=free_port()))
+    hub = HubServer(HubSettings(broker=mosquitto.url, db_path=str(tmp_path / "hub.sqlite"), http_port=free_port(),
+                                **OPERATOR))
     await hub.start()
     sim = SimulatorServer([machine], port=free_port())
     await sim.start()
@@ -67,6 +77,7 @@ async def _session(mosquitto, tmp_path):
     task = asyncio.create_task(agent.run(stop))
     try:
         async with httpx.AsyncClient(base_url=hub.url) as http:
+            await _login(http)
             await asyncio.sleep(3.0)
             good = _bundle(private, "deploy", "deploy-1", asset="pump-1", pipeline=DEPLOYED)
             tampered = json.loads(json.dumps(_bundle(private, "deploy", "deploy-2", asset="pump-1",

@@ -15,12 +15,21 @@ from simulators.opcua_server import SimulatorServer
 from simulators.rotating_machine import FaultEvent, RotatingMachine
 from tests.conftest import free_port
 
+# the API needs a bearer token: the hub bootstraps this operator, the test logs in as it
+OPERATOR = {"admin_email": "operator@lab.example", "admin_password": "test-operator-passphrase"}
+
+
+async def _login(http) -> None:
+    form = {"username": OPERATOR["admin_email"], "password": OPERATOR["admin_password"]}
+    token = (await http.post("/api/auth/token", data=form)).raise_for_status().json()["access_token"]
+    http.headers["Authorization"] = f"Bearer {token}"
+
 ONSET_S = 10.0
 
 
 async def _scenario(broker_url: str, db_path: str):
     machine = RotatingMachine("pump-1", faults=[FaultEvent("outer_race", start_s=ONSET_S)], seed=21)
-    hub = HubServer(HubSettings(broker=broker_url, db_path=db_path, http_port=free_port()))
+    hub = HubServer(HubSettings(broker=broker_url, db_path=db_path, http_port=free_port(), **OPERATOR))
     await hub.start()
     sim = SimulatorServer([machine], port=free_port())
     await sim.start()
@@ -33,6 +42,7 @@ async def _scenario(broker_url: str, db_path: str):
     edge_task = asyncio.create_task(EdgeAgent(settings).run(stop))
     try:
         async with httpx.AsyncClient(base_url=hub.url) as http:
+            await _login(http)
             await asyncio.sleep(ONSET_S + 5.0)
             online = (await http.get("/api/edges")).json()
             telemetry = (await http.get("/api/assets/lab/pump-1/telemetry")).json()

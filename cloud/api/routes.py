@@ -1,18 +1,26 @@
-"""JSON API and live stream of the hub (thin routes over the store)."""
+"""Telemetry API and live stream of the hub: thin routes over the store, filtered by the caller's scope.
+
+A route answers 401 without a valid token, 403 when the caller's roles are not
+admitted, and 404 for an asset, site or edge outside the caller's scope (the
+same answer as for one that does not exist).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
+from cloud.accounts.deps import Anyone, Operator, Principal, Staff
 from cloud.live import Broadcaster
 from cloud.telemetry.store import SQLiteStore
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", tags=["telemetry"])
+Rows = list[dict[str, Any]]
+OUT_OF_SCOPE = {404: {"description": "unknown, or outside the caller's scope"}}
 
 
 def _store(request: Request) -> SQLiteStore:
@@ -27,54 +35,91 @@ Store = Annotated[SQLiteStore, Depends(_store)]
 Live = Annotated[Broadcaster, Depends(_live)]
 
 
-@router.get("/summary", summary="Counts of ingested messages, alerts and quarantined payloads")
-def summary(store: Store) -> dict:
+def _check_asset(who: Principal, site: str, asset: str) -> None:
+    if not who.scope.asset(site, asset):
+        raise HTTPException(404, f"no asset {asset!r} at site {site!r} in your scope")
+
+
+def _pair(site: str | None, asset: str | None) -> None:
+    if (site is None) != (asset is None):
+        raise HTTPException(422, "give both site and asset, or neither")
+
+
+@router.get("/summary", response_model=dict[str, int],
+            summary="Fleet-wide counts of ingested messages, alerts and quarantined payloads (staff)")
+def summary(store: Store, who: Staff) -> dict:
     return store.counts()
 
 
-@router.get("/assets", summary="Assets seen, with their edge's state and alert count")
-def assets(store: Store) -> list[dict]:
-    return store.assets()
+@router.get("/assets", response_model=Rows, summary="Assets seen in telemetry (in scope), with edge state and alerts")
+def assets(store: Store, who: Anyone) -> list[dict]:
+    return [a for a in store.assets() if who.scope.asset(a["site"], a["asset"])]
 
 
-@router.get("/edges", summary="Edges and their last retained status")
-def edges(store: Store) -> list[dict]:
-    return store.edges()
+@router.get("/edges", response_model=Rows, summary="Edges (at sites in scope) and their last retained status")
+def edges(store: Store, who: Anyone) -> list[dict]:
+    return [e for e in store.edges() if who.scope.site(e["site"])]
 
 
-@router.get("/assets/{site}/{asset}/telemetry", summary="Feature windows of one asset, oldest first")
-def telemetry(store: Store, site: str, asset: str,
+@router.get("/assets/{site}/{asset}/telemetry", response_model=Rows, responses=OUT_OF_SCOPE,
+            summary="Feature windows of one asset, oldest first")
+def telemetry(store: Store, who: Anyone, site: str, asset: str,
               since_ns: Annotated[int, Query(ge=0)] = 0,
               limit: Annotated[int, Query(ge=1, le=20000)] = 2000) -> list[dict]:
+    _check_asset(who, site, asset)
     rows = store.telemetry(site, asset, since_ns, limit)
     if not rows and not any(a["site"] == site and a["asset"] == asset for a in store.assets()):
         raise HTTPException(404, f"no asset {asset!r} at site {site!r}")
     return rows
 
 
-@router.get("/alerts", summary="Alerts, newest first")
-def alerts(store: Store, site: str | None = None, asset: str | None = None,
+def _events(fetch, who: Principal, store: SQLiteStore, site: str | None, asset: str | None, limit: int) -> list:
+    _pair(site, asset)
+    if site is not None:
+        _check_asset(who, site, asset)
+        return fetch(site, asset, limit)
+    if who.scope.everything:
+        return fetch(None, None, limit)
+    rows = [r for a in store.assets() if who.scope.asset(a["site"], a["asset"])
+            for r in fetch(a["site"], a["asset"], limit)]
+    return sorted(rows, key=lambda r: r["ts"], reverse=True)[:limit]
+
+
+@router.get("/alerts", response_model=Rows, responses=OUT_OF_SCOPE,
+            summary="Alerts of assets in scope, newest first")
+def alerts(store: Store, who: Anyone, site: str | None = None, asset: str | None = None,
            limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict]:
-    if (site is None) != (asset is None):
-        raise HTTPException(422, "give both site and asset, or neither")
-    return store.alerts(site, asset, limit)
+    return _events(store.alerts, who, store, site, asset, limit)
 
 
-@router.get("/drift", summary="Drift events (what drifted, which detector), newest first")
-def drift(store: Store, site: str | None = None, asset: str | None = None,
+@router.get("/drift", response_model=Rows, responses=OUT_OF_SCOPE,
+            summary="Drift events (what drifted, which detector) of assets in scope, newest first")
+def drift(store: Store, who: Anyone, site: str | None = None, asset: str | None = None,
           limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict]:
-    if (site is None) != (asset is None):
-        raise HTTPException(422, "give both site and asset, or neither")
-    return store.drift(site, asset, limit)
+    return _events(store.drift, who, store, site, asset, limit)
 
 
-@router.get("/assets/{site}/{asset}/waveforms", summary="Waveform snapshots of one asset, newest first")
-def waveforms(store: Store, site: str, asset: str, limit: Annotated[int, Query(ge=1, le=100)] = 5) -> list[dict]:
-    return store.waveforms(site, asset, limit)
+@router.get("/assets/{site}/{asset}/waveforms", response_model=Rows, responses=OUT_OF_SCOPE,
+            summary="Waveform snapshots of one asset, newest first")
+def waveforms(store: Store, who: Anyone, site: str, asset: str,
+              limit: Annotated[int, Query(ge=1, le=100)] = 5,
+              spectra: Annotated[bool, Query(description="add amplitude and envelope spectra to each")] = False,
+              ) -> list[dict]:
+    _check_asset(who, site, asset)
+    rows = store.waveforms(site, asset, limit)
+    if spectra:
+        from cloud.telemetry.spectra import snapshot_spectra
+
+        for r in rows:
+            r.update(snapshot_spectra(r["values"], r["rate"]))
+    return rows
 
 
-@router.get("/edges/{site}/{edge}", summary="One edge: retained birth (pipelines, lineage), health, command answers")
-def edge_detail(store: Store, site: str, edge: str) -> dict:
+@router.get("/edges/{site}/{edge}", response_model=dict[str, Any], responses=OUT_OF_SCOPE,
+            summary="One edge: retained birth (pipelines, lineage), health, command answers")
+def edge_detail(store: Store, who: Anyone, site: str, edge: str) -> dict:
+    if not who.scope.site(site):
+        raise HTTPException(404, f"no edge {edge!r} at site {site!r} in your scope")
     status = [e for e in store.edges() if e["site"] == site and e["edge"] == edge]
     state = store.edge_state(site, edge)
     if not status and state["birth"] is None:
@@ -83,13 +128,26 @@ def edge_detail(store: Store, site: str, edge: str) -> dict:
             "command_results": store.command_results(site, edge)}
 
 
-@router.get("/quarantine", summary="Payloads refused by validation, with reasons")
-def quarantine(store: Store, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
+@router.get("/quarantine", response_model=Rows, summary="Payloads refused by validation, with reasons (operators)")
+def quarantine(store: Store, who: Operator, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
     return store.quarantined(limit)
 
 
-@router.get("/stream", summary="Server-sent events: features, alerts, status, quarantine as they arrive")
-async def stream(request: Request, live: Live) -> StreamingResponse:
+def visible(who: Principal, event: dict) -> bool:
+    """Whether a live ``event`` may go to ``who`` (quarantine events: operators only)."""
+    if who.scope.everything:
+        return True
+    if event.get("type") == "quarantine" or "site" not in event:
+        return False
+    asset = event.get("asset")
+    return who.scope.asset(event["site"], asset) if asset else who.scope.site(event["site"])
+
+
+@router.get("/stream", summary="Server-sent events: features, alerts, status, quarantine in scope as they arrive",
+            response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "'event: <type>' and 'data: <JSON>' lines per message"}})
+async def stream(request: Request, live: Live, who: Anyone) -> StreamingResponse:
     queue = live.subscribe()
 
     async def events():
@@ -101,7 +159,8 @@ async def stream(request: Request, live: Live) -> StreamingResponse:
                 except asyncio.TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+                if visible(who, event):
+                    yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
         finally:
             live.unsubscribe(queue)
 

@@ -69,8 +69,51 @@ function updateHead(last) {
   $("phase").textContent = isLearning(last) ? "detector learning the healthy machine" : "detector scoring";
 }
 
+// --- log-in: a bearer token from POST /api/auth/token (or the demo log-in in demo mode) ---
+let token = sessionStorage.getItem("teachfab-token");
+let loggingIn = null;
+
+async function obtainToken() {
+  const cfg = await (await fetch("/api/auth/config")).json();
+  if (cfg.demo_login) {
+    const res = await fetch("/api/auth/demo-token", { method: "POST" });
+    if (res.ok) return (await res.json()).access_token;
+  }
+  const form = $("login");
+  form.hidden = false;
+  return new Promise((resolve) => {
+    form.onsubmit = async (ev) => {
+      ev.preventDefault();
+      const body = new URLSearchParams({ username: $("login-email").value, password: $("login-password").value });
+      const res = await fetch("/api/auth/token", { method: "POST", body });
+      if (!res.ok) { $("login-error").textContent = "wrong e-mail or password"; return; }
+      form.hidden = true;
+      resolve((await res.json()).access_token);
+    };
+  });
+}
+
+async function login() {
+  if (!loggingIn) {
+    loggingIn = obtainToken().then((t) => { token = t; sessionStorage.setItem("teachfab-token", t); loggingIn = null; });
+  }
+  return loggingIn;
+}
+
+async function authFetch(url, opts = {}) {
+  if (!token) await login();
+  const headers = () => ({ Authorization: `Bearer ${token}`, ...(opts.contentType ? { "Content-Type": opts.contentType } : {}) });
+  let res = await fetch(url, { ...opts, headers: headers() });
+  if (res.status === 401) {
+    token = null;
+    await login();
+    res = await fetch(url, { ...opts, headers: headers() });
+  }
+  return res;
+}
+
 async function getJSON(url) {
-  const res = await fetch(url);
+  const res = await authFetch(url);
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   return res.json();
 }
@@ -82,8 +125,74 @@ async function selectAsset(site, asset) {
   $("asset-title").textContent = `${asset} @ ${site}`;
   const rows = await getJSON(`/api/assets/${encodeURIComponent(site)}/${encodeURIComponent(asset)}/telemetry?limit=${MAX_POINTS}`);
   drawCharts(rows);
-  renderAlerts(await getJSON(`/api/alerts?site=${encodeURIComponent(site)}&asset=${encodeURIComponent(asset)}&limit=50`));
+  await refreshEvents();
+  refreshSnapshot();
   refreshFleet();
+}
+
+const assetQuery = () => `site=${encodeURIComponent(selected.site)}&asset=${encodeURIComponent(selected.asset)}`;
+const assetPath = () => `/api/assets/${encodeURIComponent(selected.site)}/${encodeURIComponent(selected.asset)}`;
+
+// alerts and drift of the selected asset: lists on the left, one timeline under the charts
+async function refreshEvents() {
+  if (!selected) return;
+  const [alerts, drift] = await Promise.all([getJSON(`/api/alerts?${assetQuery()}&limit=50`),
+    getJSON(`/api/drift?${assetQuery()}&limit=50`)]);
+  renderAlerts(alerts);
+  renderDrift(drift);
+  const marks = (rows, y, color, text) => ({ x: rows.map((r) => toDate(r.ts)), y: rows.map(() => y), text: rows.map(text),
+    mode: "markers", type: "scatter", marker: { color, size: 11, symbol: "diamond" }, hoverinfo: "x+text" });
+  // same time span as the telemetry charts, so a lone event is not zoomed to milliseconds
+  const xs = ($("chart-score").data || [{ x: [] }])[0].x;
+  const span = xs.length ? [xs[0], new Date(Math.max(+xs[xs.length - 1], ...[...alerts, ...drift].map((r) => r.ts / 1e6)))] : undefined;
+  Plotly.react("chart-events", [
+    { ...marks(alerts, "alerts", "#c0392b", (a) => a.message), name: "alerts" },
+    { ...marks(drift, "drift", "#b9770e", (d) => d.message), name: "drift" },
+  ], { ...LAYOUT, xaxis: { type: "date", range: span }, title: { text: "Alert and drift timeline", font: { size: 13 } },
+    showlegend: false,
+    yaxis: { type: "category", categoryarray: ["drift", "alerts"] } }, PLOT_CONFIG);
+}
+
+function renderDrift(events) {
+  const ol = $("drift");
+  ol.innerHTML = "";
+  if (!events.length) { ol.innerHTML = '<li class="muted">no drift</li>'; return; }
+  for (const d of events) {
+    const li = document.createElement("li");
+    li.textContent = `${toDate(d.ts).toLocaleTimeString()} ${d.message}`;
+    const small = document.createElement("small");
+    const det = d.detail || {};
+    small.textContent = "mean_before" in det ? `mean ${Number(det.mean_before).toPrecision(3)} → ${Number(det.mean_recent).toPrecision(3)}` : d.detector;
+    li.appendChild(small);
+    ol.appendChild(li);
+  }
+}
+
+// the latest raw-waveform snapshot with its amplitude and envelope spectra (computed by the hub)
+async function refreshSnapshot() {
+  if (!selected) return;
+  const snaps = await getJSON(`${assetPath()}/waveforms?limit=1&spectra=true`);
+  if (!snaps.length) { $("snapshot-info").textContent = "no snapshot yet"; return; }
+  const s = snaps[0];
+  $("snapshot-info").textContent = `${s.channel}, ${s.n} samples at ${s.rate} Hz, ${toDate(s.ts).toLocaleTimeString()}` +
+    ` · RMS ${s.rms.toPrecision(3)} ${s.units} · ${s.resolution_hz.toPrecision(3)} Hz bins`;
+  const t = s.values.map((_, i) => i / s.rate);
+  const plot = (id, x, y, title, xtitle) => Plotly.react(id, [{ x, y, mode: "lines", line: { width: 1 } }],
+    { margin: LAYOUT.margin, title: { text: title, font: { size: 13 } }, xaxis: { title: { text: xtitle } } }, PLOT_CONFIG);
+  plot("chart-wave", t, s.values, `Waveform (${s.units})`, "s");
+  plot("chart-spectrum", s.spectrum.freqs, s.spectrum.amplitude, "Amplitude spectrum", "Hz");
+  plot("chart-envelope", s.envelope.freqs, s.envelope.amplitude,
+    `Envelope spectrum (${s.envelope.band_hz.map((v) => Math.round(v)).join("–")} Hz band)`, "Hz");
+}
+
+async function requestSnapshot() {
+  const assets = await getJSON("/api/assets");
+  const a = assets.find((r) => key(r.site, r.asset) === key(selected.site, selected.asset));
+  if (!a) return;
+  const res = await authFetch(`/api/edges/${encodeURIComponent(a.site)}/${encodeURIComponent(a.edge)}/commands`, {
+    method: "POST", body: JSON.stringify({ cmd: "snapshot", asset: a.asset, duration_s: 1.0 }),
+    contentType: "application/json" });
+  $("snapshot-info").textContent = res.ok ? "snapshot requested…" : `request refused (HTTP ${res.status})`;
 }
 
 function renderAlerts(alerts) {
@@ -101,10 +210,14 @@ function renderAlerts(alerts) {
 }
 
 async function refreshFleet() {
-  const [edges, assets, counts] = await Promise.all([getJSON("/api/edges"), getJSON("/api/assets"), getJSON("/api/summary")]);
-  $("n-messages").textContent = counts.messages;
-  $("n-alerts").textContent = counts.alerts;
-  $("n-quarantined").textContent = counts.quarantined;
+  // fleet-wide counts are for staff; learners and SME partners see their own assets only
+  const [edges, assets, counts] = await Promise.all([getJSON("/api/edges"), getJSON("/api/assets"),
+    getJSON("/api/summary").catch(() => null)]);
+  if (counts) {
+    $("n-messages").textContent = counts.messages;
+    $("n-alerts").textContent = counts.alerts;
+    $("n-quarantined").textContent = counts.quarantined;
+  }
   const ul = $("edges");
   ul.innerHTML = edges.length ? "" : '<li class="muted">no edge has reported yet</li>';
   for (const e of edges) {
@@ -125,21 +238,59 @@ async function refreshFleet() {
   if (!selected && assets.length) selectAsset(assets[0].site, assets[0].asset);
 }
 
-function connect() {
-  const es = new EventSource("/api/stream");
-  es.onopen = () => { $("conn").textContent = "live"; $("conn").className = "badge on"; };
-  es.onerror = () => { $("conn").textContent = "reconnecting…"; $("conn").className = "badge off"; };
-  es.addEventListener("features", (ev) => {
-    const msg = JSON.parse(ev.data);
+// Server-sent events read with fetch (EventSource cannot send the Authorization header).
+const handlers = {
+  features: (msg) => {
     if (!selected) { refreshFleet(); return; }
     if (key(msg.site, msg.asset) === key(selected.site, selected.asset)) extendCharts(msg.records);
     $("n-messages").textContent = Number($("n-messages").textContent) + 1;
-  });
-  es.addEventListener("alert", () => { if (selected) selectAsset(selected.site, selected.asset); });
-  es.addEventListener("status", () => refreshFleet());
-  es.addEventListener("quarantine", () => refreshFleet());
+  },
+  alert: () => { if (selected) refreshEvents(); refreshFleet(); },
+  drift: () => { if (selected) refreshEvents(); },
+  waveform: (msg) => { if (selected && key(msg.site, msg.asset) === key(selected.site, selected.asset)) refreshSnapshot(); },
+  status: () => refreshFleet(),
+  quarantine: () => refreshFleet(),
+};
+
+function dispatch(block) {
+  let type = "message";
+  const data = [];
+  for (const line of block.split("\n")) {
+    if (line.startsWith("event:")) type = line.slice(6).trim();
+    else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+  }
+  if (data.length && handlers[type]) handlers[type](JSON.parse(data.join("\n")));
 }
 
+async function streamOnce() {
+  const res = await authFetch("/api/stream", { cache: "no-store" });
+  if (!res.ok) throw new Error(`/api/stream: HTTP ${res.status}`);
+  $("conn").textContent = "live"; $("conn").className = "badge on";
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value.replace(/\r\n/g, "\n");
+    let cut;
+    while ((cut = buf.indexOf("\n\n")) >= 0) {
+      dispatch(buf.slice(0, cut));
+      buf = buf.slice(cut + 2);
+    }
+  }
+}
+
+async function connect() {
+  for (;;) {
+    try { await streamOnce(); } catch (e) { console.warn(e); }
+    $("conn").textContent = "reconnecting…"; $("conn").className = "badge off";
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+$("snapshot-request").onclick = () => requestSnapshot().catch((e) => console.error(e));
+getJSON("/api/auth/me").then((me) => { $("snapshot-request").hidden = !me.roles.includes("hub_operator"); })
+  .catch(() => {});
 refreshFleet().catch((e) => console.error(e));
 setInterval(() => refreshFleet().catch((e) => console.error(e)), 5000);
 connect();

@@ -1,0 +1,1 @@
+"""Accounts: users, argon2id passwords, bearer tokens, roles and site scoping."""

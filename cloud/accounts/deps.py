@@ -1,0 +1,113 @@
+"""FastAPI dependencies: database session, bearer-token principal and role gates.
+
+Every ``/api`` route that is not public declares ``who: Annotated[Principal, RoleGate(...)]``
+(or one of the aliases below); the gate answers 401 without a valid token and 403
+for a role it does not admit. :func:`route_roles` reads the gate back, so the
+OpenAPI document and the access tests know each route's rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.routing import APIRoute
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from cloud.accounts.models import Role
+from cloud.accounts.scope import Scope, scope_of
+from cloud.accounts.service import resolve_token
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False,
+                              scheme_name="bearer", description="Bearer token from POST /api/auth/token")
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session of the relational domain per request."""
+    with request.app.state.sessions() as db:
+        yield db
+
+
+DB = Annotated[Session, Depends(get_db)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: who, which roles, what they may see."""
+
+    user_id: int
+    email: str
+    roles: frozenset[Role]
+    scope: Scope
+    token: str
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_principal(db: DB, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+    """Resolve the bearer token; 401 when it is missing, unknown, expired or its user inactive."""
+    if not token:
+        raise _unauthorized("not authenticated: send 'Authorization: Bearer <token>' from POST /api/auth/token")
+    user = resolve_token(db, token)
+    if user is None:
+        raise _unauthorized("token unknown, expired or revoked; log in again")
+    who = Principal(user.id, user.email, frozenset(user.roles), scope_of(db, user), token)
+    # hand the connection back now: a long-lived response (the live stream) must not hold one;
+    # the session stays usable and checks a connection out again if the route queries
+    db.close()
+    return who
+
+
+class RoleGate:
+    """Dependency admitting callers holding any of ``roles`` (403 otherwise).
+
+    Examples
+    --------
+    >>> RoleGate(Role.hub_operator).roles
+    (<Role.hub_operator: 'hub_operator'>,)
+    """
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = tuple(roles) or tuple(Role)
+
+    def __call__(self, who: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not who.roles & set(self.roles):
+            need = ", ".join(r.value for r in self.roles)
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs one of the roles: {need}")
+        return who
+
+
+ANYONE = RoleGate()
+STAFF = RoleGate(Role.hub_operator, Role.mentor, Role.assessor)
+OPERATOR = RoleGate(Role.hub_operator)
+
+Anyone = Annotated[Principal, Depends(ANYONE)]
+Staff = Annotated[Principal, Depends(STAFF)]
+Operator = Annotated[Principal, Depends(OPERATOR)]
+
+
+def api_routes(app) -> list[tuple[str, str, APIRoute]]:
+    """Every (method, path, route) of ``app``'s API routes, included routers flattened."""
+    try:
+        from fastapi.routing import iter_route_contexts
+        contexts = [(c.path, c.methods, c.original_route) for c in iter_route_contexts(app.routes)]
+    except ImportError:  # FastAPI without included-router contexts: routes are flat
+        contexts = [(r.path, getattr(r, "methods", None), r) for r in app.routes]
+    return sorted((m, path, route) for path, methods, route in contexts if isinstance(route, APIRoute)
+                  for m in methods or ())
+
+
+def route_roles(route: APIRoute) -> tuple[Role, ...] | None:
+    """Roles the route's :class:`RoleGate` admits, or ``None`` when the route is public."""
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if isinstance(dep.call, RoleGate):
+            return dep.call.roles
+        stack.extend(dep.dependencies)
+    return None

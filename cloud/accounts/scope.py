@@ -1,0 +1,92 @@
+"""What a user may see: the sites and assets in scope of their roles.
+
+=============  ==================================================================
+role           scope
+=============  ==================================================================
+hub_operator   everything
+sme_partner    whole sites they are members of (their own sites)
+mentor         whole sites of the challenges they are staff of
+assessor       whole sites of the challenges they are staff of
+learner        only the assets of the challenges of their teams
+=============  ==================================================================
+
+Roles add up: a user holding several roles sees the union.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.accounts.models import Role, SiteMembership, User
+from cloud.domain.models import (Asset, Challenge, Site, challenge_assets, challenge_staff, challenge_teams,
+                                 team_members)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Sites seen whole, single assets seen, or everything.
+
+    Examples
+    --------
+    >>> s = Scope(sites=frozenset({"plant-a"}), assets=frozenset({("lab", "pump-1")}))
+    >>> s.asset("plant-a", "press"), s.asset("lab", "pump-1"), s.asset("lab", "fan"), s.site("lab")
+    (True, True, False, True)
+    """
+
+    everything: bool = False
+    sites: frozenset[str] = field(default_factory=frozenset)
+    assets: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    challenge_ids: frozenset[int] = field(default_factory=frozenset)
+
+    def asset(self, site: str, asset: str) -> bool:
+        """Whether telemetry, alerts and drift of ``asset`` at ``site`` are visible."""
+        return self.everything or site in self.sites or (site, asset) in self.assets
+
+    def site(self, site: str) -> bool:
+        """Whether ``site`` (its registry entry and edges) is visible: whole, or one of its assets."""
+        return self.everything or site in self.sites or any(s == site for s, _ in self.assets)
+
+    def whole_site(self, site: str) -> bool:
+        """Whether every asset of ``site`` is visible."""
+        return self.everything or site in self.sites
+
+    def challenge(self, challenge_id: int) -> bool:
+        """Whether the challenge is visible."""
+        return self.everything or challenge_id in self.challenge_ids
+
+
+def scope_of(db: Session, user: User) -> Scope:
+    """Compute the scope of ``user`` from roles, memberships, teams and challenge staffing."""
+    roles = user.roles
+    if Role.hub_operator in roles:
+        return Scope(everything=True)
+    sites: set[str] = set()
+    assets: set[tuple[str, str]] = set()
+    challenges: set[int] = set()
+    if Role.sme_partner in roles:
+        own = select(Site.slug, Site.id).join(SiteMembership, SiteMembership.site_id == Site.id) \
+            .where(SiteMembership.user_id == user.id)
+        own_rows = db.execute(own).all()
+        sites |= {slug for slug, _ in own_rows}
+        ids = [i for _, i in own_rows]
+        challenges |= set(db.scalars(select(Challenge.id).where(Challenge.site_id.in_(ids))))
+    if roles & {Role.mentor, Role.assessor}:
+        rows = db.execute(select(Challenge.id, Site.slug).join(Site, Site.id == Challenge.site_id)
+                          .join(challenge_staff, challenge_staff.c.challenge_id == Challenge.id)
+                          .where(challenge_staff.c.user_id == user.id)).all()
+        challenges |= {i for i, _ in rows}
+        sites |= {slug for _, slug in rows}
+    if Role.learner in roles:
+        mine = select(challenge_teams.c.challenge_id).join(
+            team_members, team_members.c.team_id == challenge_teams.c.team_id).where(
+            team_members.c.user_id == user.id)
+        ids = set(db.scalars(mine))
+        challenges |= ids
+        rows = db.execute(select(Site.slug, Asset.name).join(Asset, Asset.site_id == Site.id)
+                          .join(challenge_assets, challenge_assets.c.asset_id == Asset.id)
+                          .where(challenge_assets.c.challenge_id.in_(ids))).all()
+        assets |= {(s, a) for s, a in rows}
+    return Scope(sites=frozenset(sites), assets=frozenset(assets), challenge_ids=frozenset(challenges))

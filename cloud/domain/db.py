@@ -1,0 +1,87 @@
+"""Engines, sessions and schema migrations of the relational domain.
+
+SQLite (embedded default, a file or in-memory) and PostgreSQL (``postgresql+psycopg://``)
+are supported; the schema is created only by alembic migrations
+(:func:`upgrade_database`), never by ``create_all``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from cloud.accounts import models as _accounts  # noqa: F401  (registers account tables on Base)
+from cloud.domain.models import Base
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+__all__ = ["Base", "make_engine", "make_sessionmaker", "upgrade_database", "alembic_config"]
+
+
+def make_engine(url: str) -> Engine:
+    """Engine for ``url``; SQLite gets foreign keys on, in-memory SQLite one shared connection.
+
+    Examples
+    --------
+    >>> make_engine("sqlite://").dialect.name
+    'sqlite'
+    """
+    if url.startswith("sqlite"):
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        kw = {"poolclass": StaticPool} if memory else {}
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **kw)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            if not memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Session factory bound to ``engine`` (objects stay readable after commit)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic configuration pointing at ``cloud/migrations`` (no ``alembic.ini`` needed)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_database(target: str | Engine, revision: str = "head") -> None:
+    """Migrate the database at ``target`` (a URL or an engine) to ``revision``.
+
+    Passing an engine lets an in-memory SQLite database be migrated and then used.
+
+    Examples
+    --------
+    >>> engine = make_engine("sqlite://")
+    >>> upgrade_database(engine)
+    >>> from sqlalchemy import inspect
+    >>> {"sites", "users", "api_tokens"} <= set(inspect(engine).get_table_names())
+    True
+    """
+    engine = make_engine(target) if isinstance(target, str) else target
+    cfg = alembic_config()
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        if isinstance(target, str):
+            engine.dispose()

@@ -1,0 +1,81 @@
+"""Request and response models of the registry and challenges API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.domain.models import SiteKind
+
+SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # an MQTT topic segment: no '/', '+', '#'
+
+
+class SiteCreate(BaseModel):
+    """A new site; ``slug`` is the site segment of its MQTT topics."""
+
+    slug: str = Field(pattern=SLUG)
+    name: str = Field(min_length=1, max_length=200)
+    kind: SiteKind
+    region: str = ""
+
+
+class SitePublic(SiteCreate):
+    """A registered site."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+
+
+class AssetCreate(BaseModel):
+    """A new asset; ``name`` is the asset segment of its MQTT topics."""
+
+    name: str = Field(pattern=SLUG)
+    kind: str = ""
+
+
+class SensorCreate(BaseModel):
+    """A new sensor channel of an asset."""
+
+    channel: str = Field(pattern=SLUG)
+    units: str = Field(min_length=1, max_length=32)
+    rate_hz: float = Field(gt=0)
+
+
+class SensorPublic(SensorCreate):
+    """A registered sensor."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+
+
+class AssetPublic(AssetCreate):
+    """A registered asset with its sensors."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    sensors: list[SensorPublic] = []
+
+
+class EdgeCreate(BaseModel):
+    """A new edge agent of a site."""
+
+    edge_id: str = Field(pattern=SLUG)
+    public_key_id: str | None = None
+
+
+class EdgePublic(EdgeCreate):
+    """A registered edge with its live status (``None`` until it has reported)."""
+
+    id: int
+    site: str
+    status: dict | None = Field(None, description="last retained status from the telemetry store")
+
+
+class ChallengePublic(BaseModel):
+    """A challenge: site, assets, teams (with member ids) and staff ids."""
+
+    id: int
+    name: str
+    site: str
+    assets: list[str]
+    teams: dict[str, list[int]]
+    staff: list[int]
