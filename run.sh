@@ -69,6 +69,7 @@ case "$cmd" in
     apt_ensure npm npm
     apt_ensure influxdb influxd            # Debian ships InfluxDB 1.6 (v1 /write): the tests start their own
     postgres_ensure
+    docker compose version >/dev/null 2>&1 || apt_ensure docker-compose docker-compose  # validates docker-compose.yml
     if [ ! -d tests/interop/node_modules/node-opcua ] || [ tests/interop/package-lock.json -nt tests/interop/node_modules ]; then
       say "installing the independent protocol implementations (npm, tests/interop)"
       (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error >&2)
