@@ -53,9 +53,12 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
         live.bind(asyncio.get_running_loop())
         if ingest:
             mqtt_ingest.start()
+        retention = asyncio.create_task(_retention_loop(store, settings)) if settings.retention_raw_s else None
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
             if ingest:
                 mqtt_ingest.stop()
             store.close()
@@ -84,6 +87,19 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     app.add_api_route("/metrics", metrics_endpoint(mqtt_ingest.metrics.registry), include_in_schema=False)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     return app
+
+
+async def _retention_loop(store, settings: HubSettings) -> None:
+    """Apply the telemetry retention policy (docs/storage.md) every ``retention_check_s``."""
+    while True:
+        try:
+            done = await asyncio.to_thread(store.apply_retention, int(settings.retention_raw_s * 1e9),
+                                           int(settings.retention_rollup_every_s * 1e9),
+                                           int(settings.retention_rollup_keep_s * 1e9))
+            log.info("retention: %s", done)
+        except Exception:  # a failed pass is retried at the next tick; ingest goes on
+            log.exception("retention pass failed")
+        await asyncio.sleep(settings.retention_check_s)
 
 
 class _EmbeddedUvicorn(uvicorn.Server):

@@ -67,6 +67,11 @@ class HubSettings(BaseSettings):
         if self.db_path == ":memory:":
             return "sqlite://"
         return f"sqlite:///{Path(self.db_path).resolve().parent / 'teachfab-domain.sqlite'}"
+    retention_raw_s: float | None = Field(
+        None, gt=0, description="keep raw feature windows this long, then roll them up (None: keep all)")
+    retention_rollup_every_s: float = Field(60.0, gt=0, description="rollup bucket width")
+    retention_rollup_keep_s: float = Field(365 * 86400.0, gt=0, description="keep rollups this long")
+    retention_check_s: float = Field(3600.0, gt=0, description="how often retention runs")
     ingest_queue_size: int = Field(10_000, ge=1, description="messages held between MQTT and the store writer")
     ingest_batch_size: int = Field(500, ge=1, description="most messages per store write")
     ingest_batch_ms: float = Field(5.0, ge=0, description="wait for a batch to fill once the queue ran dry")

@@ -41,6 +41,9 @@ class Mosquitto:
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            # Mosquitto's default of 1000 queued QoS 1 messages per client silently drops the rest
+            # when a subscriber falls behind a burst; deploy/mosquitto.conf raises it the same way
+            "max_queued_messages 200000\n"
             "log_dest stderr\nlog_type error\nlog_type warning\n"
         )
         self.log = open(workdir / "mosquitto.log", "wb")

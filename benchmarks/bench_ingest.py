@@ -1,0 +1,204 @@
+"""Hub ingest through a real Mosquitto into SQLite: sustained points/s, and sensor→browser latency.
+
+1. Throughput: edges publish feature batches (QoS 1, ``--records`` windows ×
+   ``--features`` values per message) as fast as paho sends them, bounded
+   in flight; the benchmark times until the hub has stored every message
+   and counts any loss (goal ≥ 30 000 feature points/s with 0 loss).
+2. Latency: one record per message at 1 000 msg/s for ``--seconds``; a
+   headless Chromium (Debian's, through playwright) reads the hub's live
+   stream like the mentor page does and records, per message, its arrival
+   time minus the time the edge stamped into it (same clock: one machine).
+   Prints p50 / p95 / p99 (goal p95 ≤ 100 ms).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_ingest.py [--messages 4000] [--records 10] [--features 8] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+
+from cloud.hub import HubServer  # noqa: E402
+from cloud.settings import HubSettings  # noqa: E402
+from tests.conftest import Mosquitto, free_port  # noqa: E402
+
+SITE, ASSET = "bench", "pump-1"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# reads /api/stream with the demo mentor's token; keeps (arrival ms - stamped ms) per features record
+_PAGE_SCRIPT = """
+async () => {
+  const tok = (await (await fetch('/api/auth/demo-token', {method: 'POST'})).json()).access_token;
+  const res = await fetch('/api/stream', {headers: {Authorization: 'Bearer ' + tok}});
+  window.lat = []; window.streamOpen = true;
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  (async () => { for (;;) {
+    const {value, done} = await reader.read(); if (done) return;
+    buf += value;
+    let cut;
+    while ((cut = buf.indexOf('\\n\\n')) >= 0) {
+      const block = buf.slice(0, cut); buf = buf.slice(cut + 2);
+      const now = performance.timeOrigin + performance.now();
+      if (!block.includes('event: features')) continue;
+      const data = JSON.parse(block.split('\\n').filter(l => l.startsWith('data:')).map(l => l.slice(5)).join(''));
+      for (const r of data.records) window.lat.push(now - r.ts / 1e6);
+    }
+  } })();
+}
+"""
+
+
+class HubThread:
+    """The hub in demo mode in its own event-loop thread."""
+
+    def __init__(self, broker: str, db_path: str) -> None:
+        self.settings = HubSettings(broker=broker, db_path=db_path, http_port=free_port(), mode="demo",
+                                    demo_sites=[SITE])
+        self.hub = HubServer(self.settings)
+        self._loop = asyncio.new_event_loop()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(),), daemon=True)
+
+    async def _run(self) -> None:
+        await self.hub.start()
+        self.started = True
+        while not self._stop.is_set():
+            await asyncio.sleep(0.05)
+        await self.hub.stop()
+
+    def __enter__(self) -> "HubThread":
+        self.started = False
+        self._thread.start()
+        while not self.started:
+            time.sleep(0.05)
+        deadline = time.monotonic() + 20
+        while not self.hub.app.state.ingest.subscribed.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(20)
+
+    def stored(self) -> int:
+        return self.hub.store.counts().get("features", 0)
+
+
+def _publisher(port: int, edge: str) -> mqtt.Client:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{edge}")
+    c.max_inflight_messages_set(1000)
+    c.max_queued_messages_set(0)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    return c
+
+
+def _payload(edge: str, seq: int, records: int, features: int, ts_ns: int) -> bytes:
+    recs = [{"ts": ts_ns + k * 1_000_000, "features": {f"f{j}": 0.1 * j + k for j in range(features)},
+             "score": 1.0, "threshold": 8.0} for k in range(records)]
+    return json.dumps({"v": 1, "edge": edge, "boot": "bench", "seq": seq, "records": recs},
+                      separators=(",", ":")).encode()
+
+
+def throughput(hub: HubThread, port: int, messages: int, records: int, features: int, edges: int = 4) -> dict:
+    """Publish ``messages`` batches from ``edges`` edges; time until all are stored."""
+    clients = [_publisher(port, f"edge-{i}") for i in range(edges)]
+    before = hub.stored()
+    t0 = time.perf_counter()
+    infos = []
+    for n in range(messages):
+        e = n % edges
+        payload = _payload(f"edge-{e}", n // edges + 1, records, features, time.time_ns())
+        infos.append(clients[e].publish(f"tf/v1/{SITE}/edge-{e}/{ASSET}/features", payload, qos=1))
+    for info in infos:
+        info.wait_for_publish(60)
+    sent_s = time.perf_counter() - t0
+    deadline = time.monotonic() + 120
+    while hub.stored() - before < messages and time.monotonic() < deadline:
+        time.sleep(0.01)
+    total_s = time.perf_counter() - t0
+    stored = hub.stored() - before
+    for c in clients:
+        c.disconnect()
+        c.loop_stop()
+    points = stored * records * features
+    return {"messages": messages, "stored": stored, "lost": messages - stored, "seconds": round(total_s, 3),
+            "publish_seconds": round(sent_s, 3), "points": points, "points_per_s": round(points / total_s)}
+
+
+def latency(hub: HubThread, port: int, seconds: float, rate: int = 1000) -> dict:
+    """Per-message sensor→browser latency at ``rate`` msg/s for ``seconds``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.goto(hub.hub.url + "healthz")
+        page.evaluate(_PAGE_SCRIPT)
+        page.wait_for_function("window.streamOpen === true")
+        time.sleep(0.5)
+        client = _publisher(port, "lat")
+        n = int(seconds * rate)
+        t0 = time.perf_counter()
+        for k in range(n):
+            due = t0 + k / rate
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            client.publish(f"tf/v1/{SITE}/edge-lat/{ASSET}/features", _payload("edge-lat", k + 1, 1, 8, time.time_ns()),
+                           qos=1)
+        achieved = n / (time.perf_counter() - t0)
+        deadline = time.monotonic() + 20
+        while page.evaluate("window.lat.length") < n and time.monotonic() < deadline:
+            time.sleep(0.1)
+        lat = sorted(page.evaluate("window.lat"))
+        client.disconnect()
+        client.loop_stop()
+        browser.close()
+    q = lambda p: round(lat[min(len(lat) - 1, int(p * len(lat)))], 1) if lat else None
+    return {"sent": n, "rate_achieved": round(achieved), "received_in_browser": len(lat),
+            "p50_ms": q(0.50), "p95_ms": q(0.95), "p99_ms": q(0.99), "max_ms": round(lat[-1], 1) if lat else None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both measurements and print them."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=4000)
+    ap.add_argument("--records", type=int, default=10)
+    ap.add_argument("--features", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = Mosquitto(Path(tmp))
+        try:
+            with HubThread(broker.url, str(Path(tmp) / "hub.sqlite")) as hub:
+                t = throughput(hub, broker.port, args.messages, args.records, args.features)
+                print(f"throughput: {t['stored']}/{t['messages']} messages stored ({t['lost']} lost), "
+                      f"{t['points']} feature points in {t['seconds']} s -> {t['points_per_s']} points/s "
+                      f"(goal >= 30000; publishing took {t['publish_seconds']} s)")
+                lat = latency(hub, broker.port, args.seconds)
+                print(f"latency at {lat['rate_achieved']} msg/s: {lat['received_in_browser']}/{lat['sent']} in the "
+                      f"browser; p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms (goal <= 100), p99 {lat['p99_ms']} ms, "
+                      f"max {lat['max_ms']} ms")
+        finally:
+            broker.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""The hub applies the telemetry retention policy on its own."""
+
+import json
+import time
+
+from fastapi.testclient import TestClient
+
+from cloud.hub import create_app
+from cloud.ingest.schema import parse_message
+from cloud.settings import HubSettings
+
+
+def test_old_windows_are_rolled_up_by_the_hub(tmp_path):
+    settings = HubSettings(db_path=str(tmp_path / "hub.sqlite"), mode="dev", retention_raw_s=60,
+                           retention_rollup_every_s=10, retention_check_s=0.1)
+    app = create_app(settings, ingest=False)
+    old = (time.time_ns() - 3600 * 10**9) // (10 * 10**9) * (10 * 10**9)  # both old windows in one 10 s bucket
+    store = app.state.store
+    for seq in (1, 2):
+        payload = {"v": 1, "edge": "e1", "boot": "b", "seq": seq,
+                   "records": [{"ts": old + seq * 10**9, "features": {"rms": float(seq)}}]}
+        store.write(parse_message("tf/v1/lab/e1/pump-1/features", json.dumps(payload).encode()))
+    fresh = {"v": 1, "edge": "e1", "boot": "b", "seq": 3, "records": [{"ts": time.time_ns(), "features": {"rms": 9.0}}]}
+    store.write(parse_message("tf/v1/lab/e1/pump-1/features", json.dumps(fresh).encode()))
+    with TestClient(app):
+        deadline = time.monotonic() + 10
+        while len(store.telemetry("lab", "pump-1")) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        raw = store.telemetry("lab", "pump-1")
+        rolled = store.series("lab", "pump-1", "rms", end_ns=old + 3600 * 10**9 // 2, every_ns=10 * 10**9)
+    assert [r["rms"] for r in raw] == [9.0]  # only the recent window is still raw
+    assert [v for _, v in rolled] == [1.5]  # the two old ones live on as a 10 s rollup (mean)
