@@ -82,3 +82,14 @@ async def collect_samples(source, seconds: float, channel: str | None = None) ->
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     return out
+
+
+#: The hub operator test hubs bootstrap (``HubSettings(**OPERATOR)``); the API needs a bearer token.
+OPERATOR = {"admin_email": "operator@lab.example", "admin_password": "test-operator-passphrase"}
+
+
+async def login_operator(http) -> None:
+    """Log an ``httpx.AsyncClient`` in as :data:`OPERATOR` (sets its Authorization header)."""
+    form = {"username": OPERATOR["admin_email"], "password": OPERATOR["admin_password"]}
+    token = (await http.post("/api/auth/token", data=form)).raise_for_status().json()["access_token"]
+    http.headers["Authorization"] = f"Bearer {token}"

@@ -20,16 +20,8 @@ from edge_agent.signing import generate_keypair, save_public_key, sign_bundle
 from simulators.opcua_server import SimulatorServer
 from simulators.regimes import RegimeEvent
 from simulators.rotating_machine import RotatingMachine
-from tests.conftest import free_port
+from tests.conftest import OPERATOR, free_port, login_operator
 
-# the API needs a bearer token: the hub bootstraps this operator, the test logs in as it
-OPERATOR = {"admin_email": "operator@lab.example", "admin_password": "test-operator-passphrase"}
-
-
-async def _login(http) -> None:
-    form = {"username": OPERATOR["admin_email"], "password": OPERATOR["admin_password"]}
-    token = (await http.post("/api/auth/token", data=form)).raise_for_status().json()["access_token"]
-    http.headers["Authorization"] = f"Bearer {token}"
 
 SHIFT_S = 14.0
 DEPLOYED = {"name": "bearing-quantile", "window": 2048, "warmup": 10, "feature_set": "bearing",
@@ -77,7 +69,7 @@ async def _session(mosquitto, tmp_path):
     task = asyncio.create_task(agent.run(stop))
     try:
         async with httpx.AsyncClient(base_url=hub.url) as http:
-            await _login(http)
+            await login_operator(http)
             await asyncio.sleep(3.0)
             good = _bundle(private, "deploy", "deploy-1", asset="pump-1", pipeline=DEPLOYED)
             tampered = json.loads(json.dumps(_bundle(private, "deploy", "deploy-2", asset="pump-1",

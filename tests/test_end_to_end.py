@@ -13,16 +13,8 @@ from cloud.settings import HubSettings
 from edge_agent.agent import EdgeAgent, load_edge_settings
 from simulators.opcua_server import SimulatorServer
 from simulators.rotating_machine import FaultEvent, RotatingMachine
-from tests.conftest import free_port
+from tests.conftest import OPERATOR, free_port, login_operator
 
-# the API needs a bearer token: the hub bootstraps this operator, the test logs in as it
-OPERATOR = {"admin_email": "operator@lab.example", "admin_password": "test-operator-passphrase"}
-
-
-async def _login(http) -> None:
-    form = {"username": OPERATOR["admin_email"], "password": OPERATOR["admin_password"]}
-    token = (await http.post("/api/auth/token", data=form)).raise_for_status().json()["access_token"]
-    http.headers["Authorization"] = f"Bearer {token}"
 
 ONSET_S = 10.0
 
@@ -42,7 +34,7 @@ async def _scenario(broker_url: str, db_path: str):
     edge_task = asyncio.create_task(EdgeAgent(settings).run(stop))
     try:
         async with httpx.AsyncClient(base_url=hub.url) as http:
-            await _login(http)
+            await login_operator(http)
             await asyncio.sleep(ONSET_S + 5.0)
             online = (await http.get("/api/edges")).json()
             telemetry = (await http.get("/api/assets/lab/pump-1/telemetry")).json()
