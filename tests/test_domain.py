@@ -175,3 +175,29 @@ def test_scopes_follow_roles_memberships_teams_and_challenges(db):
     assert not s.sites and not s.assets and not s.challenge(challenge.id)
     assert [c.name for c in reg.list_challenges(db, scope_of(db, learner))] == ["Bearing watch"]
     assert reg.list_challenges(db, scope_of(db, outsider)) == []
+
+
+def test_hubs_starting_together_migrate_one_after_the_other(tmp_path):
+    """Two replicas on one SQLite file: the second waits for the first's migration instead of failing."""
+    import threading
+
+    from sqlalchemy import inspect
+
+    from cloud.domain.db import make_engine, upgrade_database
+
+    url = f"sqlite:///{tmp_path / 'domain.sqlite'}"
+    errors = []
+
+    def migrate():
+        try:
+            upgrade_database(url)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert "sites" in inspect(make_engine(url)).get_table_names()

@@ -7,6 +7,9 @@ are supported; the schema is created only by alembic migrations
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+
 from pathlib import Path
 
 from alembic import command
@@ -79,9 +82,29 @@ def upgrade_database(target: str | Engine, revision: str = "head") -> None:
     engine = make_engine(target) if isinstance(target, str) else target
     cfg = alembic_config()
     try:
-        with engine.begin() as conn:
+        with _migration_lock(engine), engine.begin() as conn:
+            if engine.dialect.name == "postgresql":  # replicas starting together migrate one after the other
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_ID})")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     finally:
         if isinstance(target, str):
             engine.dispose()
+
+
+_MIGRATION_LOCK_ID = 0x7EAC_FAB  # any constant shared by every hub of one deployment
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine):
+    """For a SQLite file: an exclusive lock on ``<file>.migrate.lock`` while migrating (two hubs, one file)."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.migrate.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
