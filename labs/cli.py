@@ -1,4 +1,4 @@
-"""The ``teachfab`` command: ``demo``, ``sim``, ``edge`` and ``hub``."""
+"""The ``teachfab`` command: ``demo``, ``sim``, ``edge``, ``lab`` and ``hub``."""
 
 from __future__ import annotations
 
@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--window", type=int, default=4096, help="samples per analysis window (default 4096)")
     ep.add_argument("--json", action="store_true", help="print one JSON object")
 
+    lab = sub.add_parser("lab", help="lab packs (remote lab sessions)")
+    labsub = lab.add_subparsers(dest="lab_command", required=True)
+    labsub.add_parser("list", help="list the shipped lab packs")
+    ls = labsub.add_parser("show", help="summary of one lab pack")
+    ls.add_argument("pack", help="pack id (teachfab lab list) or path of a pack folder")
+
     h = sub.add_parser("hub", help="cloud hub")
     hsub = h.add_subparsers(dest="hub_command", required=True)
     hr = hsub.add_parser("run", help="run the hub (settings from TEACHFAB_HUB_* and these flags)")
@@ -110,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "hub":
             return _hub(args)
+        if args.command == "lab":
+            return _lab(args)
     except KeyboardInterrupt:
         return 130
     except (ValueError, OSError) as exc:
@@ -156,6 +164,19 @@ async def _sim_opcua(args) -> int:
         print(f"OPC UA simulator at {sim.endpoint}; ground truth: {[e.as_dict() for e in sim.ground_truth()]}",
               flush=True)
         await asyncio.Event().wait()
+    return 0
+
+
+def _lab(args) -> int:
+    from labs.packs import describe, list_packs, load_pack
+
+    if args.lab_command == "list":
+        for pack_id in list_packs():
+            pack = load_pack(pack_id)
+            print(f"{pack_id:<22} EQF {pack.meta.eqf_level}  {pack.meta.workload.ects:g} ECTS  "
+                  f"{pack.scenario.scenario:<32} {pack.meta.title}")
+        return 0
+    print(describe(load_pack(args.pack)))
     return 0
 
 

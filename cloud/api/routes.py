@@ -159,8 +159,12 @@ async def stream(request: Request, live: Live, who: Anyone) -> StreamingResponse
                 except asyncio.TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                if visible(who, event):
-                    yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+                batch = [event]  # whatever else is already waiting goes out in the same chunk
+                while len(batch) < 1000 and not queue.empty():
+                    batch.append(queue.get_nowait())
+                chunk = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in batch if visible(who, e))
+                if chunk:
+                    yield chunk
         finally:
             live.unsubscribe(queue)
 
