@@ -140,7 +140,8 @@ def check_acceptance(evidence: dict, criteria: list[dict]) -> dict:
     """Each criterion ``{metric, op, value}`` met or not; ``met`` overall.
 
     A metric that could not be measured (``None``, e.g. a detection delay
-    when every fault was missed) is not met.
+    when every fault was missed) is not met. A criterion with
+    ``required: false`` is reported but does not decide the overall verdict.
 
     Examples
     --------
@@ -156,4 +157,4 @@ def check_acceptance(evidence: dict, criteria: list[dict]) -> dict:
         measured = evidence.get(c["metric"])
         ok = measured is not None and _OPS[c["op"]](measured, c["value"])
         rows.append({**c, "measured": measured, "met": bool(ok)})
-    return {"criteria": rows, "met": all(r["met"] for r in rows)}
+    return {"criteria": rows, "met": all(r["met"] for r in rows if r.get("required", True))}

@@ -1,0 +1,584 @@
+"""Lab packs: a remote lab session described as data, validated before anyone runs it.
+
+A lab pack is one folder ``labs/packs/<id>/`` holding
+
+- ``pack.yaml`` — what the pack is: title, summary, EQF level, notional
+  workload (hours, ECTS), duration, team size, prerequisites, and the
+  micro-credential(s) it evidences with learning outcomes and ESCO skills;
+- ``charter.yaml`` — the challenge-charter template: scope, KPIs, safety
+  profile, data-sharing and IP terms, timeline, machine-checkable acceptance
+  criteria and the assessment set-up;
+- ``rubric.yaml`` — the dual (academic and industrial) rubric: criteria,
+  four levels with descriptors, weights summing to 1, moderation threshold;
+- ``scenario.yaml`` — the shipped simulator scenario the session runs, by
+  name, and the assets learners work on;
+- ``starter_pipeline.yaml`` — a declared pipeline
+  (:class:`edge_agent.pipeline.PipelineConfig`) learners start from;
+- ``instructions.md`` — the learner-facing instructions.
+
+:func:`load_pack` validates every file and cross-checks them (the scenario
+exists and has the named assets, acceptance metrics are ones the hub's
+evidence computes, rubric weights sum to 1); every problem is reported with
+the file and the field that holds it. ``docs/lab-packs.md`` describes every
+field for authors.
+
+Examples
+--------
+>>> "outer-race-early" in list_packs()
+True
+>>> pack = load_pack("outer-race-early")
+>>> pack.meta.eqf_level, pack.scenario.scenario
+(5, 'outer_race_early_detection')
+>>> [c["metric"] for c in pack.acceptance_criteria()]
+['detection_delay_s', 'missed_faults', 'false_alarms_per_hour']
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cloud.challenges.evidence import METRICS
+from edge_agent.pipeline import PipelineConfig
+
+#: Folder of the lab packs shipped with TeachFab.
+PACKS_DIR = Path(__file__).with_name("packs")
+
+#: Comparison operators an acceptance criterion may use.
+OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
+
+#: Rubric criteria every pack must have (the dual-assessment core of DESIGN.md).
+CORE_CRITERIA = ("reproducibility", "safety_compliance", "impact", "operator_usability")
+
+#: Written in place of an ESCO URI that nobody has checked yet.
+TODO_VERIFY = "TODO-verify"
+
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_ESCO_SKILL = re.compile(rf"^http://data\.europa\.eu/esco/skill/{_UUID}$")
+_ID = r"^[a-z0-9][a-z0-9-]{1,47}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------- pack.yaml
+class SkillRef(_Strict):
+    """An ESCO skill a credential evidences.
+
+    ``uri`` is ``http://data.europa.eu/esco/skill/<uuid>`` or, while nobody
+    has looked the skill up, the literal ``TODO-verify`` (never a guess).
+    """
+
+    uri: str
+    label: str = Field(min_length=3)
+    source: str = ""
+
+    @field_validator("uri")
+    @classmethod
+    def _esco_uri(cls, v: str) -> str:
+        if v != TODO_VERIFY and not _ESCO_SKILL.match(v):
+            raise ValueError(f"expected http://data.europa.eu/esco/skill/<uuid> or {TODO_VERIFY!r}")
+        return v
+
+    @property
+    def verified(self) -> bool:
+        """Whether the URI is a real ESCO skill URI (not a ``TODO-verify`` placeholder)."""
+        return self.uri != TODO_VERIFY
+
+
+class Credential(_Strict):
+    """A micro-credential the pack evidences, with the EU mandatory elements a pack can fix."""
+
+    id: str = Field(pattern=_ID)
+    title: str = Field(min_length=5)
+    learning_outcomes: list[str] = Field(min_length=1)
+    skills: list[SkillRef] = Field(min_length=1)
+    assessment_type: str = "dual rubric (academic and industrial assessors) on evidence scored against ground truth"
+    form_of_participation: Literal["online", "onsite", "blended"] = "blended"
+    quality_assurance: str = "internal moderation by the providing hub"
+
+
+class Workload(_Strict):
+    """Notional learning time: hours and ECTS credits (1 ECTS is 25-30 hours)."""
+
+    hours: float = Field(gt=0)
+    ects: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Workload":
+        if self.ects and not 20 <= self.hours / self.ects <= 35:
+            raise ValueError(f"{self.hours} h for {self.ects} ECTS is not 25-30 h per credit")
+        return self
+
+
+class Duration(_Strict):
+    """How long the lab runs: hours on the live asset, calendar weeks overall."""
+
+    lab_hours: float = Field(gt=0)
+    weeks: float = Field(gt=0)
+
+
+class TeamSize(_Strict):
+    """Learners per team."""
+
+    min: int = Field(ge=1)
+    max: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "TeamSize":
+        if self.max < self.min:
+            raise ValueError(f"max = {self.max} is below min = {self.min}")
+        return self
+
+
+class PackMeta(_Strict):
+    """Contents of ``pack.yaml``."""
+
+    id: str = Field(pattern=_ID)
+    title: str = Field(min_length=5)
+    summary: str = Field(min_length=20)
+    eqf_level: int = Field(ge=1, le=8)
+    workload: Workload
+    duration: Duration
+    team_size: TeamSize
+    prerequisites: list[str] = Field(default_factory=list)
+    requires_packs: list[str] = Field(default_factory=list)
+    credentials: list[Credential] = Field(min_length=1)
+
+
+# ------------------------------------------------------------ charter.yaml
+class Scope(_Strict):
+    """What the challenge is about and what it is not."""
+
+    assets: list[str] = Field(min_length=1)
+    goal: str
+    in_scope: list[str] = Field(min_length=1)
+    out_of_scope: list[str] = Field(default_factory=list)
+
+
+class Kpi(_Strict):
+    """A key performance indicator the industry partner cares about."""
+
+    name: str
+    description: str
+    target: str
+
+
+class Hazard(_Strict):
+    """A hazard and how it is controlled."""
+
+    hazard: str
+    control: str
+
+
+class SafetyProfile(_Strict):
+    """Hazards, permits and who may stop the work."""
+
+    hazards: list[Hazard] = Field(min_length=1)
+    permits: list[str] = Field(default_factory=list)
+    stop_work_authority: list[str] = Field(min_length=1)
+    notes: str = ""
+
+
+class DataSharing(_Strict):
+    """Who owns the data, what learners may do with it, how long it is kept."""
+
+    owner: str
+    learners_may: list[str] = Field(min_length=1)
+    learners_may_not: list[str] = Field(default_factory=list)
+    retention_days: int = Field(ge=1)
+    personal_data: bool = False
+
+
+class IpTerms(_Strict):
+    """Who owns what the team produces."""
+
+    pipelines: str
+    reports: str
+    background_ip: str
+    publication: str
+
+
+class Milestone(_Strict):
+    """A dated step, in days from the start of the challenge."""
+
+    day: int = Field(ge=0)
+    milestone: str
+
+
+class AcceptanceCriterion(_Strict):
+    """A machine-checkable acceptance criterion, e.g. ``{metric: detection_delay_s, op: "<=", value: 120}``.
+
+    ``metric`` is one the hub's evidence computes
+    (:data:`cloud.challenges.evidence.METRICS`). ``required: false`` marks a
+    criterion that is reported but does not decide acceptance.
+
+    Examples
+    --------
+    >>> c = AcceptanceCriterion(metric="false_alarms_per_hour", op="<=", value=0.5)
+    >>> c.met(0.0), c.met(2.0), c.met(None)
+    (True, False, False)
+    """
+
+    metric: str
+    op: Literal["<=", "<", ">=", ">", "=="]
+    value: float
+    required: bool = True
+    note: str = ""
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, v: str) -> str:
+        if v not in METRICS:
+            raise ValueError(f"unknown metric; expected one of {list(METRICS)}")
+        return v
+
+    def met(self, measured: float | None) -> bool:
+        """Whether ``measured`` satisfies the criterion (an unmeasured value never does)."""
+        return measured is not None and bool(OPS[self.op](measured, self.value))
+
+
+class Assessment(_Strict):
+    """How the work is assessed: the rubric file and the assessors on each side."""
+
+    rubric: str = "rubric.yaml"
+    academic_assessors: int = Field(1, ge=1)
+    industrial_assessors: int = Field(1, ge=1)
+    submission: list[str] = Field(min_length=1)
+
+
+class Parties(_Strict):
+    """Who co-signs the charter (filled in when a challenge is created from the template)."""
+
+    industry_partner: str
+    provider: str
+    hub: str
+    mentor: str
+
+
+class Charter(_Strict):
+    """Contents of ``charter.yaml``: a challenge-charter template."""
+
+    template: Literal[True] = True
+    parties: Parties
+    scope: Scope
+    kpis: list[Kpi] = Field(min_length=1)
+    safety: SafetyProfile
+    data_sharing: DataSharing
+    ip: IpTerms
+    timeline: list[Milestone] = Field(min_length=1)
+    acceptance: list[AcceptanceCriterion] = Field(min_length=1)
+    assessment: Assessment
+
+    @field_validator("timeline")
+    @classmethod
+    def _in_order(cls, v: list[Milestone]) -> list[Milestone]:
+        days = [m.day for m in v]
+        if days != sorted(days):
+            raise ValueError(f"milestones must be in order of day, got days {days}")
+        return v
+
+
+# ------------------------------------------------------------- rubric.yaml
+class RubricCriterion(_Strict):
+    """One criterion: who judges it, its weight, a descriptor per level (lowest first)."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    side: Literal["academic", "industrial"]
+    weight: float = Field(gt=0, le=1)
+    descriptors: list[str] = Field(min_length=4, max_length=4)
+    pack_specific: bool = False
+
+
+class Rubric(_Strict):
+    """Contents of ``rubric.yaml``."""
+
+    levels: list[str] = Field(min_length=4, max_length=4)
+    criteria: list[RubricCriterion] = Field(min_length=5)
+    moderation_threshold: int = Field(ge=1, le=3)
+    pass_level: float = Field(ge=1, le=4)
+    minimum_levels: dict[str, int] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "Rubric":
+        ids = [c.id for c in self.criteria]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate criterion ids {dupes}")
+        missing = [c for c in CORE_CRITERIA if c not in ids]
+        if missing:
+            raise ValueError(f"criteria lack the core ones {missing}")
+        if not any(c.pack_specific for c in self.criteria):
+            raise ValueError("criteria need at least one pack_specific criterion")
+        if {c.side for c in self.criteria} != {"academic", "industrial"}:
+            raise ValueError("criteria need both academic and industrial ones")
+        total = sum(c.weight for c in self.criteria)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"weights sum to {total:.4g}, not 1")
+        for cid, level in self.minimum_levels.items():
+            if cid not in ids or not 1 <= level <= 4:
+                raise ValueError(f"minimum_levels.{cid} = {level}: needs a criterion id and a level 1-4")
+        return self
+
+    def weighted_level(self, levels: dict[str, int]) -> float:
+        """The weighted mean level of one assessor's (or the moderated) scores.
+
+        Examples
+        --------
+        >>> r = load_pack("outer-race-early").rubric
+        >>> r.weighted_level({c.id: 3 for c in r.criteria})
+        3.0
+        """
+        unknown = sorted(set(levels) - {c.id for c in self.criteria})
+        missing = sorted({c.id for c in self.criteria} - set(levels))
+        if unknown or missing:
+            raise ValueError(f"levels: unknown criteria {unknown}, missing {missing}")
+        return round(sum(c.weight * levels[c.id] for c in self.criteria), 6)
+
+
+# ----------------------------------------------------------- scenario.yaml
+class ScenarioRef(_Strict):
+    """Contents of ``scenario.yaml``: the shipped scenario the session runs and the learners' assets."""
+
+    scenario: str
+    assets: list[str] = Field(min_length=1)
+    hide_ground_truth: bool = True
+    notes: str = ""
+
+
+# -------------------------------------------------------------------- pack
+class PackError(ValueError):
+    """A lab pack that cannot be used; ``errors`` lists every problem as ``file: field: message``."""
+
+    def __init__(self, pack: str, errors: list[str]) -> None:
+        self.pack, self.errors = pack, errors
+        super().__init__(f"lab pack {pack}: {len(errors)} problem(s):\n" + "\n".join(f"  - {e}" for e in errors))
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A validated lab pack; build one with :func:`load_pack`."""
+
+    path: Path
+    meta: PackMeta
+    charter: Charter
+    rubric: Rubric
+    scenario: ScenarioRef
+    starter_pipeline: PipelineConfig
+    instructions: str
+
+    @property
+    def id(self) -> str:
+        """The pack id (also its folder name)."""
+        return self.meta.id
+
+    def acceptance_criteria(self, include_optional: bool = False) -> list[dict]:
+        """The charter's criteria as ``{metric, op, value}`` dicts for
+        :func:`cloud.challenges.evidence.check_acceptance` (required ones only by default)."""
+        return [{"metric": c.metric, "op": c.op, "value": c.value}
+                for c in self.charter.acceptance if c.required or include_optional]
+
+    def skills(self) -> list[SkillRef]:
+        """Every ESCO skill of every credential, first occurrence of each URI or label kept."""
+        seen, out = set(), []
+        for cred in self.meta.credentials:
+            for s in cred.skills:
+                key = s.uri if s.verified else s.label
+                if key not in seen:
+                    seen.add(key)
+                    out.append(s)
+        return out
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _errors(fname: str, exc: ValidationError) -> list[str]:
+    msgs = []
+    for err in exc.errors():
+        where = f"{fname}: {_loc(err['loc'])}"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] in ("missing", "extra_forbidden") or not err["loc"]:
+            msgs.append(f"{where}: {msg}")
+        else:
+            inp = err["input"]
+            shown = repr(inp) if not isinstance(inp, (dict, list)) or len(repr(inp)) < 60 else type(inp).__name__
+            msgs.append(f"{where} = {shown}: {msg}")
+    return msgs
+
+
+def _read_yaml(path: Path, errors: list[str]) -> dict | None:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        errors.append(f"{path.name}: file missing")
+        return None
+    except yaml.YAMLError as exc:
+        errors.append(f"{path.name}: not valid YAML: {exc}")
+        return None
+    if not isinstance(doc, dict):
+        errors.append(f"{path.name}: top level must be a mapping of fields, got {type(doc).__name__}")
+        return None
+    return doc
+
+
+def _validate(model, path: Path, errors: list[str]):
+    doc = _read_yaml(path, errors)
+    if doc is None:
+        return None
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        errors.extend(_errors(path.name, exc))
+        return None
+
+
+def _cross_check(folder: Path, meta: PackMeta | None, charter: Charter | None, pipeline: PipelineConfig | None,
+                 scen: ScenarioRef | None, errors: list[str]) -> None:
+    from simulators.scenario import ScenarioError, list_examples, load_scenario
+
+    if meta is not None:
+        if meta.id != folder.name:
+            errors.append(f"pack.yaml: id = {meta.id!r}: must equal the folder name {folder.name!r}")
+        known = list_packs(folder.parent)
+        for i, p in enumerate(meta.requires_packs):
+            if p not in known:
+                errors.append(f"pack.yaml: requires_packs[{i}] = {p!r}: no such pack; have {known}")
+    if charter is not None and charter.assessment.rubric != "rubric.yaml":
+        errors.append(f"charter.yaml: assessment.rubric = {charter.assessment.rubric!r}: must be 'rubric.yaml'")
+    if scen is not None:
+        if scen.scenario not in list_examples():
+            errors.append(f"scenario.yaml: scenario = {scen.scenario!r}: not a shipped scenario; "
+                          f"have {list_examples()}")
+        else:
+            try:
+                scenario = load_scenario(scen.scenario)
+            except ScenarioError as exc:
+                errors.append(f"scenario.yaml: scenario = {scen.scenario!r}: does not load: {exc}")
+            else:
+                ids = [a.asset for a in scenario.assets]
+                for a in scenario.assets:
+                    channels = [c.name for c in a.channels()]
+                    missing = [c for c in (pipeline.inputs if pipeline else []) if c not in channels]
+                    if a.asset in scen.assets and missing:
+                        errors.append(f"starter_pipeline.yaml: channel(s) {missing} not published by asset "
+                                      f"{a.asset!r} of {scen.scenario!r}; it has {channels}")
+                for i, a in enumerate(scen.assets):
+                    if a not in ids:
+                        errors.append(f"scenario.yaml: assets[{i}] = {a!r}: not in scenario "
+                                      f"{scen.scenario!r}; it has {ids}")
+                for i, a in enumerate(charter.scope.assets if charter is not None else []):
+                    if a not in ids:
+                        errors.append(f"charter.yaml: scope.assets[{i}] = {a!r}: not in scenario "
+                                      f"{scen.scenario!r}; it has {ids}")
+
+
+def load_pack(id_or_path: str | Path) -> Pack:
+    """Load, validate and cross-check a lab pack.
+
+    Parameters
+    ----------
+    id_or_path : str or pathlib.Path
+        The id of a shipped pack (``teachfab lab list``) or the path of a pack folder.
+
+    Raises
+    ------
+    PackError
+        With every problem found, each naming its file, field, value and what was expected.
+
+    Examples
+    --------
+    >>> load_pack("rotor-bar-mcsa").starter_pipeline.feature_set
+    'motor_current'
+    >>> load_pack("no-such-pack")
+    Traceback (most recent call last):
+    ...
+    labs.packs.PackError: lab pack no-such-pack: 1 problem(s):
+      - no such pack folder; shipped packs: [...]
+    """
+    folder = Path(id_or_path)
+    if not folder.is_dir() and (PACKS_DIR / str(id_or_path)).is_dir():
+        folder = PACKS_DIR / str(id_or_path)
+    if not folder.is_dir():
+        raise PackError(str(id_or_path), [f"no such pack folder; shipped packs: {list_packs()}"])
+    errors: list[str] = []
+    meta = _validate(PackMeta, folder / "pack.yaml", errors)
+    charter = _validate(Charter, folder / "charter.yaml", errors)
+    rubric = _validate(Rubric, folder / "rubric.yaml", errors)
+    scen = _validate(ScenarioRef, folder / "scenario.yaml", errors)
+    pipeline = None
+    doc = _read_yaml(folder / "starter_pipeline.yaml", errors)
+    if doc is not None:
+        try:
+            pipeline = PipelineConfig.model_validate(doc)
+        except ValidationError as exc:
+            errors.extend(_errors("starter_pipeline.yaml", exc))
+    try:
+        instructions = (folder / "instructions.md").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        errors.append("instructions.md: file missing")
+        instructions = ""
+    else:
+        if len(instructions.strip()) < 200:
+            errors.append("instructions.md: too short to guide a learner (under 200 characters)")
+    _cross_check(folder, meta, charter, pipeline, scen, errors)
+    if errors:
+        raise PackError(folder.name, errors)
+    return Pack(folder, meta, charter, rubric, scen, pipeline, instructions)
+
+
+def list_packs(folder: str | Path = PACKS_DIR) -> list[str]:
+    """Ids (folder names) of the packs in ``folder``: every subfolder holding a ``pack.yaml``.
+
+    Examples
+    --------
+    >>> list_packs()
+    ['cooling-drift', 'inner-race-vs-ball', 'outer-race-early', 'rotor-bar-mcsa']
+    """
+    return sorted(p.parent.name for p in Path(folder).glob("*/pack.yaml"))
+
+
+def describe(pack: Pack) -> str:
+    """A readable summary of ``pack`` (what ``teachfab lab show`` prints)."""
+    m, lines = pack.meta, []
+    lines += [f"{m.title} [{m.id}]", "", m.summary.strip(), "",
+              f"EQF level {m.eqf_level} · {m.workload.hours:g} h ({m.workload.ects:g} ECTS) · "
+              f"{m.duration.lab_hours:g} lab hours over {m.duration.weeks:g} week(s) · "
+              f"teams of {m.team_size.min}-{m.team_size.max}"]
+    if m.prerequisites:
+        lines += ["Prerequisites: " + "; ".join(m.prerequisites)]
+    for c in m.credentials:
+        lines += ["", f"Credential: {c.title} [{c.id}]", "  Learning outcomes:"]
+        lines += [f"    - {lo}" for lo in c.learning_outcomes]
+        lines += ["  Skills (ESCO):"]
+        lines += [f"    - {s.label}: {s.uri}" for s in c.skills]
+    s = pack.scenario
+    lines += ["", f"Scenario: {s.scenario} (assets: {', '.join(s.assets)}; ground truth "
+              f"{'hidden until assessment' if s.hide_ground_truth else 'visible'})",
+              f"Starter pipeline: {pack.starter_pipeline.name} ({pack.starter_pipeline.feature_set}, "
+              f"{pack.starter_pipeline.detector.name}, {len(pack.starter_pipeline.drift)} drift monitor(s))",
+              "", "Acceptance criteria:"]
+    for a in pack.charter.acceptance:
+        flag = "" if a.required else " (reported, not required)"
+        lines += [f"  - {a.metric} {a.op} {a.value:g}{flag}"]
+    r = pack.rubric
+    lines += ["", f"Rubric (levels {' / '.join(r.levels)}; pass at weighted level >= {r.pass_level:g}; "
+              f"moderation when assessors differ by more than {r.moderation_threshold} level(s)):"]
+    for c in r.criteria:
+        tag = ", pack-specific" if c.pack_specific else ""
+        lines += [f"  - {c.name} ({c.side}{tag}): weight {c.weight:g}"]
+    return "\n".join(lines)
