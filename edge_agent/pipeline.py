@@ -109,6 +109,10 @@ class PipelineConfig(_Strict):
         A number is a fixed threshold; else an entry of ``THRESHOLDS``.
     warmup : int
         Windows learnt before the detector may alert (the learning period).
+    learn_after_warmup : bool
+        Keep learning windows judged normal after the learning period (the
+        model follows slow, harmless change) or freeze it (a slowly growing
+        fault cannot be learnt as normal; drift monitors report the change).
     confirm, clear : int
         Consecutive anomalous windows that open an alert episode / normal ones that close it.
     drift : list of DriftSpec
@@ -132,6 +136,7 @@ class PipelineConfig(_Strict):
     detector: StepSpec = Field(default_factory=lambda: StepSpec(name="zscore"))
     threshold: float | StepSpec = 8.0
     warmup: int = Field(30, ge=2)
+    learn_after_warmup: bool = True
     confirm: int = Field(2, ge=1)
     clear: int = Field(5, ge=1)
     drift: list[DriftSpec] = Field(default_factory=list)
@@ -356,7 +361,7 @@ class AssetPipeline:
         score = float(self.detector.score_one(feats))
         judged = self.threshold.update(score)  # an adaptive threshold learns healthy scores
         anomalous = judged and not learning
-        if not anomalous:
+        if not anomalous and (learning or self.config.learn_after_warmup):
             self.detector.learn_one(feats)  # never learn the fault as normal
         record = {**feats, **self.scalars}
         out: list = [FeatureRecord(end_ns, record, score, _finite(self.threshold.value), learning)]

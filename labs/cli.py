@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     labsub.add_parser("list", help="list the shipped lab packs")
     ls = labsub.add_parser("show", help="summary of one lab pack")
     ls.add_argument("pack", help="pack id (teachfab lab list) or path of a pack folder")
+    lr = labsub.add_parser("rehearse", help="run a pack's scenario through a pipeline offline and score it")
+    lr.add_argument("pack", help="pack id or path of a pack folder")
+    lr.add_argument("--pipeline", help="declared pipeline YAML (default: the pack's starter pipeline)")
+    lr.add_argument("--duration", type=_positive, help="simulated seconds (default: the scenario's duration)")
+    lr.add_argument("--json", action="store_true", help="print one JSON object")
 
     h = sub.add_parser("hub", help="cloud hub")
     hsub = h.add_subparsers(dest="hub_command", required=True)
@@ -176,6 +181,10 @@ def _lab(args) -> int:
             print(f"{pack_id:<22} EQF {pack.meta.eqf_level}  {pack.meta.workload.ects:g} ECTS  "
                   f"{pack.scenario.scenario:<32} {pack.meta.title}")
         return 0
+    if args.lab_command == "rehearse":
+        from labs.rehearsal import main as rehearse_main
+
+        return rehearse_main(args.pack, args.pipeline, args.duration, args.json)
     print(describe(load_pack(args.pack)))
     return 0
 

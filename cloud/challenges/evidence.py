@@ -17,8 +17,8 @@ Definitions (one asset, one session ``[start_ns, end_ns)``):
   all episodes), faults give **recall** (detected / all) and **F1**;
 - a regime change (load, speed, ambient…) is **drift handled** when a
   drift event follows it within ``drift_window_s`` and no false alarm
-  falls in that window; a drift event near no regime change is a **false
-  drift alarm**.
+  falls in that window; a drift event near no regime change and outside
+  every fault is a **false drift alarm**.
 
 Examples
 --------
@@ -118,8 +118,13 @@ def score_session(ground_truth: list[dict], alerts: list[dict], drift: list[dict
         "false_alarms_per_hour": round(len(false_idx) / healthy_h, 4) if healthy_h > 0 else None,
         "precision": precision, "recall": recall, "f1": f1,
         "drift_events": len(drift), "drift_events_handled": handled,
-        "false_drift_alarms": sum(1 for i in range(len(drift)) if i not in used),
+        "false_drift_alarms": sum(1 for i, d in enumerate(drift) if i not in used and not _inside(d["ts"], faults, end_ns)),
     }
+
+
+def _inside(ts: int, faults: list[dict], end_ns: int) -> bool:
+    """Whether ``ts`` falls while a fault is present (a drift monitor then sees the fault, rightly)."""
+    return any(lo <= ts < hi for lo, hi in (_interval(f, end_ns) for f in faults))
 
 
 def _union_length(intervals: list[tuple[int, int]], lo: int, hi: int) -> int:
