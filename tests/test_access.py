@@ -39,6 +39,8 @@ ACCESS = {
     ("GET", "/api/edges"): (ALL, {}, None, 200),
     ("GET", "/api/assets/{site}/{asset}/telemetry"): (ALL, {"site": "plant-a", "asset": "press-1"}, None, 200),
     ("GET", "/api/assets/{site}/{asset}/waveforms"): (ALL, {"site": "plant-a", "asset": "press-1"}, None, 200),
+    ("GET", "/api/assets/{site}/{asset}/series/{name}"): (ALL, {"site": "plant-a", "asset": "press-1", "name": "rms"},
+                                                          None, 200),
     ("GET", "/api/alerts"): (ALL, {}, None, 200),
     ("GET", "/api/drift"): (ALL, {}, None, 200),
     ("GET", "/api/edges/{site}/{edge}"): (ALL, {"site": "plant-a", "edge": "gw-a"}, None, 200),

@@ -30,3 +30,23 @@ def test_old_windows_are_rolled_up_by_the_hub(tmp_path):
         rolled = store.series("lab", "pump-1", "rms", end_ns=old + 3600 * 10**9 // 2, every_ns=10 * 10**9)
     assert [r["rms"] for r in raw] == [9.0]  # only the recent window is still raw
     assert [v for _, v in rolled] == [1.5]  # the two old ones live on as a 10 s rollup (mean)
+
+
+def test_series_api_gives_a_time_range_at_a_resolution(tmp_path):
+    from tests.conftest import OPERATOR
+
+    app = create_app(HubSettings(db_path=str(tmp_path / "hub.sqlite"), **OPERATOR), ingest=False)
+    t0 = 1_800_000_000 * 10**9
+    records = [{"ts": t0 + k * 10**9, "features": {"rms": float(k)}} for k in range(60)]  # one window a second
+    payload = {"v": 1, "edge": "e1", "boot": "b", "seq": 1, "records": records}
+    app.state.store.write(parse_message("tf/v1/lab/e1/pump-1/features", json.dumps(payload).encode()))
+    with TestClient(app) as http:
+        form = {"username": OPERATOR["admin_email"], "password": OPERATOR["admin_password"]}
+        http.headers["Authorization"] = "Bearer " + http.post("/api/auth/token", data=form).json()["access_token"]
+        url = "/api/assets/lab/pump-1/series/rms"
+        raw = http.get(url, params={"start_ns": t0 + 10 * 10**9, "end_ns": t0 + 20 * 10**9}).json()
+        coarse = http.get(url, params={"every_ns": 20 * 10**9, "agg": "max"}).json()
+        bad = http.get(url, params={"agg": "median"})
+    assert [v for _, v in raw] == [float(k) for k in range(10, 20)]  # [start, end)
+    assert coarse == [[t0, 19.0], [t0 + 20 * 10**9, 39.0], [t0 + 40 * 10**9, 59.0]]
+    assert bad.status_code == 422

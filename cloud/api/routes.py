@@ -73,6 +73,20 @@ def telemetry(store: Store, who: Anyone, site: str, asset: str,
     return rows
 
 
+@router.get("/assets/{site}/{asset}/series/{name}", response_model=list[tuple[int, float]], responses=OUT_OF_SCOPE,
+            summary="One feature over a time range, raw or downsampled to a resolution (oldest first)")
+def series(store: Store, who: Anyone, site: str, asset: str, name: str,
+           start_ns: Annotated[int | None, Query(ge=0, description="from (epoch ns, inclusive)")] = None,
+           end_ns: Annotated[int | None, Query(ge=0, description="to (epoch ns, exclusive)")] = None,
+           every_ns: Annotated[int | None, Query(gt=0, description="bucket width; omitted: raw windows")] = None,
+           agg: Annotated[str, Query(pattern="^(mean|min|max|count|sum)$")] = "mean") -> list[tuple[int, float]]:
+    _check_asset(who, site, asset)
+    try:
+        return store.series(site, asset, name, start_ns=start_ns, end_ns=end_ns, every_ns=every_ns, agg=agg)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
 def _events(fetch, who: Principal, store: SQLiteStore, site: str | None, asset: str | None, limit: int) -> list:
     _pair(site, asset)
     if site is not None:
