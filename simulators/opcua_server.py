@@ -127,6 +127,11 @@ class SimulatorServer:
         Wall-clock time (UTC epoch ns) of the scenario's t = 0, shared by
         several servers of one scenario; default: when :meth:`start` runs.
         Blocks due before the server was up are published at once.
+    speed : float
+        Scenario seconds per wall-clock second. Above 1 a remote lab session
+        (or a test) runs a 10-minute scenario in less; the data keep their
+        scenario timestamps (``epoch_ns`` + scenario time), so alerts and the
+        ground truth stay on one clock.
 
     Examples
     --------
@@ -148,6 +153,7 @@ class SimulatorServer:
     private_key: str | None = None
     users: dict[str, str] | None = None
     epoch_ns: int | None = None
+    speed: float = 1.0
     start_ns: int = field(default=0, init=False)
     _server: Server | None = field(default=None, init=False, repr=False)
     _nodes: dict[str, _AssetNodes] = field(default_factory=dict, init=False, repr=False)
@@ -167,6 +173,8 @@ class SimulatorServer:
 
     async def start(self) -> None:
         """Build the address space, open the endpoint and start streaming."""
+        if not self.speed > 0:
+            raise ValueError(f"speed must be positive (scenario seconds per wall second), got {self.speed}")
         if self.port == 0:
             self.port = _free_port(self.host)
         server = Server(user_manager=_PasswordUsers(self.users) if self.users else None)
@@ -265,7 +273,7 @@ class SimulatorServer:
     async def _stream(self) -> None:
         k = 0
         while True:
-            due = self.start_ns + int(k * self.block_s * 1e9)
+            due = self.start_ns + int(k * self.block_s * 1e9 / self.speed)
             await asyncio.sleep(max(0.0, (due - time.time_ns()) / 1e9))
             for nodes in self._nodes.values():
                 await self._publish_block(nodes, self.block_s)

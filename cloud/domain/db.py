@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from cloud.accounts import models as _accounts  # noqa: F401  (registers account tables on Base)
+from cloud.challenges import models as _challenges  # noqa: F401  (registers learning-domain tables on Base)
 from cloud.domain.models import Base
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"

@@ -103,6 +103,8 @@ challenge_staff = Table(
     "challenge_staff", Base.metadata,
     Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    # mentor, academic_assessor or industrial_assessor (cloud.challenges.models.Duty)
+    Column("duty", String(32), nullable=False, server_default="mentor"),
 )
 
 
@@ -118,7 +120,7 @@ class Team(Base):
 class Challenge(Base):
     """A challenge at a site on some of its assets, worked by teams, run by mentors/assessors (staff).
 
-    Kept minimal here; charters, KPIs and rubrics come with the learning-domain issue.
+    Its charter, lab sessions, evidence and assessment live in :mod:`cloud.challenges.models`.
     """
 
     __tablename__ = "challenges"
