@@ -81,8 +81,10 @@ def test_migration_creates_every_table_and_is_idempotent(domain_url):
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     engine.dispose()
     assert {"sites", "assets", "sensors", "edges", "users", "user_roles", "site_memberships", "api_tokens",
-            "teams", "team_members", "challenges", "challenge_assets", "challenge_teams", "challenge_staff"} <= tables
-    assert version == "0001"
+            "teams", "team_members", "challenges", "challenge_assets", "challenge_teams", "challenge_staff",
+            "charters", "charter_signatures", "lab_sessions", "deployments", "evidence", "submissions",
+            "assessment_scores", "moderations", "outcomes", "ledger"} <= tables
+    assert version == "0002"
 
 
 def test_registry_round_trip_and_constraints(db):

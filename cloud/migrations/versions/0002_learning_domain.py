@@ -269,3 +269,5 @@ def downgrade() -> None:
 
     op.drop_table('ledger')
     # ### end Alembic commands ###
+    for enum_name in ("charter_status", "charter_party", "session_status"):  # PostgreSQL keeps types otherwise
+        sa.Enum(name=enum_name).drop(op.get_bind(), checkfirst=True)
