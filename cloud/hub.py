@@ -17,6 +17,8 @@ from cloud.accounts.bootstrap import annotate_routes, setup_domain
 from cloud.accounts.router import router as accounts_router
 from cloud.api.commands import router as commands_router
 from cloud.api.routes import router
+from cloud.challenges.router import router as challenges_router
+from cloud.challenges.session_router import close_and_score, router as sessions_router
 from cloud.domain.router import router as registry_router
 from cloud.ingest.subscriber import MqttIngest
 from cloud.live import Broadcaster
@@ -55,9 +57,12 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
         if ingest:
             mqtt_ingest.start()
         retention = asyncio.create_task(_retention_loop(store, settings)) if settings.retention_raw_s else None
+        app.state.lab_runner = _lab_runner(app, settings)
         try:
             yield
         finally:
+            if app.state.lab_runner is not None:
+                await app.state.lab_runner.stop_all()
             if retention is not None:
                 retention.cancel()
             if ingest:
@@ -70,7 +75,9 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     app.state.store, app.state.live, app.state.ingest = store, live, mqtt_ingest
     # accounts and relational domain (docs/access.md): migrate, bootstrap users, role-gated routers
     setup_domain(app, settings)
-    for api_router in (router, accounts_router, registry_router, commands_router):
+    app.state.lab_runner = None
+    for api_router in (router, accounts_router, registry_router, commands_router, challenges_router,
+                       sessions_router):
         app.include_router(annotate_routes(api_router))
 
     @app.get("/", include_in_schema=False)
@@ -88,6 +95,18 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     app.add_api_route("/metrics", metrics_endpoint(mqtt_ingest.metrics.registry), include_in_schema=False)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     return app
+
+
+def _lab_runner(app: FastAPI, settings: HubSettings):
+    """The runner of lab sessions (``labs.session_runner``), when the hub can sign deploys (has a command key)."""
+    if not settings.command_key or not settings.lab_sessions:
+        return None
+    from labs.session_runner import LabRunner
+
+    async def finished(session_id: int) -> None:  # the scenario's duration has passed
+        await close_and_score(app, session_id, None)
+
+    return LabRunner(settings.broker, settings.command_key, settings.command_key_id, finished, settings.mqtt_protocol)
 
 
 async def _retention_loop(store, settings: HubSettings) -> None:

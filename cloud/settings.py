@@ -40,6 +40,8 @@ class HubSettings(BaseSettings):
     command_key: str | None = Field(None, description="PEM file of the hub's Ed25519 key signing edge commands")
     command_key_id: str = Field("hub", description="key id under which edges know the hub's public key")
     command_ttl_s: int = Field(300, ge=10, le=86400, description="how long a signed command stays valid")
+    lab_sessions: bool = Field(True, description="run lab sessions' simulators and edge agents in this hub "
+                               "(needs command_key; turn off on all replicas but one)")
 
     @model_validator(mode="after")
     def _refuse_insecure(self) -> HubSettings:

@@ -238,6 +238,19 @@ class SimulatorServer:
             "units": {c.name: c.units for c in channels},
         }
 
+    def browse_config(self, asset: str) -> dict:
+        """The OPC UA adapter config that finds ``asset``'s channels by browsing (any mix of rates).
+
+        Examples
+        --------
+        >>> from simulators.rotating_machine import RotatingMachine
+        >>> SimulatorServer([RotatingMachine("m1")], port=4841).browse_config("m1")["browse_path"]
+        'Assets/m1'
+        """
+        if asset not in {a.asset for a in self.assets}:
+            raise ValueError(f"no simulated asset {asset!r}; have {[a.asset for a in self.assets]}")
+        return {"url": self.endpoint, "asset": asset, "namespace": NAMESPACE_URI, "browse_path": f"Assets/{asset}"}
+
     def ground_truth(self) -> list[GroundTruthEvent]:
         """The scripted events of every asset, on the simulator clock."""
         events = []

@@ -72,7 +72,7 @@ async def serving(scenario: Scenario, opts: ServeOptions, announce=print) -> Asy
 
             sim = SimulatorServer(scenario.restart().assets, port=opts.opcua_port, epoch_ns=start_ns)
             await stack.enter_async_context(sim)
-            configs["opcua"] = [_with_adapter("opcua", _opcua_config(sim, a.asset)) for a in sim.assets]
+            configs["opcua"] = [_with_adapter("opcua", sim.browse_config(a.asset)) for a in sim.assets]
             announce(f"OPC UA: {sim.endpoint}")
         if opts.serial is not None:
             from simulators.serial_server import SerialServer
@@ -103,13 +103,6 @@ async def serve_scenario(scenario: Scenario, opts: ServeOptions, announce=print)
     async with serving(scenario, opts, announce) as info:
         await _wait(opts.duration_s if opts.duration_s is not None else scenario.duration_s)
     return info
-
-
-def _opcua_config(sim, asset: str) -> dict:
-    """Browse-based config: works for assets whose waveforms have several rates."""
-    from simulators.opcua_server import NAMESPACE_URI
-
-    return {"url": sim.endpoint, "asset": asset, "namespace": NAMESPACE_URI, "browse_path": f"Assets/{asset}"}
 
 
 def _with_adapter(name: str, config: dict) -> dict:

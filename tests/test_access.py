@@ -26,6 +26,10 @@ OPS = {"admin_email": "ops@hub.example", "admin_password": "operator-test-passph
 ALL = frozenset(Role)
 STAFF = frozenset({Role.hub_operator, Role.mentor, Role.assessor})
 OPERATOR = frozenset({Role.hub_operator})
+RUNS = frozenset({Role.hub_operator, Role.mentor})
+SIGNERS = frozenset({Role.hub_operator, Role.mentor, Role.assessor, Role.sme_partner})
+DEPLOYERS = frozenset({Role.hub_operator, Role.mentor, Role.learner})
+NO_SESSION = {"session_id": "999"}  # admitted, then 404: the behaviour is tested in test_lab_session_e2e.py
 
 
 def _uid() -> str:
@@ -65,6 +69,43 @@ ACCESS = {
     # admitted, then 503: this hub has no command key (tests/test_access_commands.py signs and publishes)
     ("POST", "/api/edges/{site}/{edge}/commands"): (OPERATOR, {"site": "plant-a", "edge": "gw-a"},
                                                     lambda: {"cmd": "snapshot", "asset": "press-1"}, 503),
+    # challenges: the seed's challenge 1 has no charter, so charter steps answer 404 once admitted
+    ("POST", "/api/teams"): (RUNS, {}, lambda: {"name": f"t-{_uid()}", "members": [999_999]}, 422),
+    ("GET", "/api/teams"): (ALL, {}, None, 200),
+    ("POST", "/api/challenges"): (RUNS, {}, lambda: {"name": f"c-{_uid()}", "site": "lab"}, 409),  # no charter
+    ("GET", "/api/challenges/{challenge_id}"): (ALL, {"challenge_id": "1"}, None, 200),
+    ("PUT", "/api/challenges/{challenge_id}/charter"): (RUNS, {"challenge_id": "1"}, lambda: {"charter": {}}, 404),
+    ("POST", "/api/challenges/{challenge_id}/staff"): (OPERATOR, {"challenge_id": "1"},
+                                                       lambda: {"user_id": 999_999, "duty": "mentor"}, 422),
+    ("POST", "/api/challenges/{challenge_id}/signatures"): (SIGNERS, {"challenge_id": "1"},
+                                                            lambda: {"party": "hub"}, 404),
+    ("POST", "/api/challenges/{challenge_id}/activate"): (RUNS, {"challenge_id": "1"}, None, 404),
+    ("POST", "/api/challenges/{challenge_id}/close"): (RUNS, {"challenge_id": "1"}, None, 404),
+    # sessions: this hub has no command key, so starting one and deploying answer 503 once admitted
+    ("POST", "/api/challenges/{challenge_id}/sessions"): (RUNS, {"challenge_id": "1"}, lambda: {"team_id": 1}, 503),
+    ("GET", "/api/sessions"): (ALL, {}, None, 200),
+    ("GET", "/api/sessions/{session_id}"): (ALL, NO_SESSION, None, 404),
+    ("POST", "/api/sessions/{session_id}/close"): (RUNS, NO_SESSION, None, 404),
+    ("POST", "/api/sessions/{session_id}/deployments"): (DEPLOYERS, NO_SESSION,
+                                                         lambda: {"asset": "pump-1", "pipeline": {}}, 503),
+    ("GET", "/api/sessions/{session_id}/evidence"): (ALL, NO_SESSION, None, 404),
+    ("POST", "/api/sessions/{session_id}/submissions"): (frozenset({Role.learner}), NO_SESSION,
+                                                         lambda: {"note": "our report"}, 404),
+    ("GET", "/api/sessions/{session_id}/submissions"): (ALL, NO_SESSION, None, 404),
+    ("POST", "/api/submissions/{submission_id}/feedback"): (RUNS, {"submission_id": "999"},
+                                                            lambda: {"text": "ten chars or more"}, 404),
+    ("POST", "/api/sessions/{session_id}/scores"): (frozenset({Role.assessor}), NO_SESSION,
+                                                    lambda: {"levels": {"impact": 3}}, 404),
+    ("GET", "/api/sessions/{session_id}/assessment"): (ALL, NO_SESSION, None, 404),
+    ("POST", "/api/sessions/{session_id}/moderation"): (RUNS, NO_SESSION,
+                                                        lambda: {"levels": {}, "rationale": "ten chars or more"}, 404),
+    ("POST", "/api/sessions/{session_id}/signoff"): (frozenset({Role.hub_operator, Role.assessor}), NO_SESSION,
+                                                     lambda: {}, 404),
+    ("POST", "/api/sessions/{session_id}/credential-decision"): (OPERATOR, NO_SESSION,
+                                                                 lambda: {"decision": "issued"}, 404),
+    ("GET", "/api/sla"): (STAFF, {}, None, 200),
+    ("GET", "/api/sessions/{session_id}/ledger"): (STAFF, NO_SESSION, None, 404),
+    ("GET", "/api/ledger/verify"): (OPERATOR, {}, None, 200),
 }
 # public routes and what they answer without a token
 PUBLIC = {

@@ -7,8 +7,12 @@ hub_operator   everything
 sme_partner    whole sites they are members of (their own sites)
 mentor         whole sites of the challenges they are staff of
 assessor       whole sites of the challenges they are staff of
-learner        only the assets of the challenges of their teams
+learner        only the assets of the challenges of their teams, and the lab
+               sessions of their teams
 =============  ==================================================================
+
+A lab session runs at its own site ``session-<id>``: staff and SME partners
+of its challenge see it whole, and so does the team it runs for.
 
 Roles add up: a user holding several roles sees the union.
 """
@@ -21,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.accounts.models import Role, SiteMembership, User
+from cloud.challenges.models import LabSession
 from cloud.domain.models import (Asset, Challenge, Site, challenge_assets, challenge_staff, challenge_teams,
                                  team_members)
 
@@ -66,18 +71,19 @@ def scope_of(db: Session, user: User) -> Scope:
     sites: set[str] = set()
     assets: set[tuple[str, str]] = set()
     challenges: set[int] = set()
+    overseen: set[int] = set()  # challenges the user runs or hosts: their lab sessions are visible whole
     if Role.sme_partner in roles:
         own = select(Site.slug, Site.id).join(SiteMembership, SiteMembership.site_id == Site.id) \
             .where(SiteMembership.user_id == user.id)
         own_rows = db.execute(own).all()
         sites |= {slug for slug, _ in own_rows}
         ids = [i for _, i in own_rows]
-        challenges |= set(db.scalars(select(Challenge.id).where(Challenge.site_id.in_(ids))))
+        overseen |= set(db.scalars(select(Challenge.id).where(Challenge.site_id.in_(ids))))
     if roles & {Role.mentor, Role.assessor}:
         rows = db.execute(select(Challenge.id, Site.slug).join(Site, Site.id == Challenge.site_id)
                           .join(challenge_staff, challenge_staff.c.challenge_id == Challenge.id)
                           .where(challenge_staff.c.user_id == user.id)).all()
-        challenges |= {i for i, _ in rows}
+        overseen |= {i for i, _ in rows}
         sites |= {slug for _, slug in rows}
     if Role.learner in roles:
         mine = select(challenge_teams.c.challenge_id).join(
@@ -89,4 +95,9 @@ def scope_of(db: Session, user: User) -> Scope:
                           .join(challenge_assets, challenge_assets.c.asset_id == Asset.id)
                           .where(challenge_assets.c.challenge_id.in_(ids))).all()
         assets |= {(s, a) for s, a in rows}
+        sites |= set(db.scalars(select(LabSession.site).join(
+            team_members, team_members.c.team_id == LabSession.team_id).where(team_members.c.user_id == user.id)))
+    if overseen:
+        challenges |= overseen
+        sites |= set(db.scalars(select(LabSession.site).where(LabSession.challenge_id.in_(overseen))))
     return Scope(sites=frozenset(sites), assets=frozenset(assets), challenge_ids=frozenset(challenges))

@@ -41,7 +41,8 @@ class CommandSent(BaseModel):
     expires_ns: int
 
 
-def _signer(request: Request):
+def hub_signer(request: Request) -> tuple:
+    """The hub's command key and key id (503 when none is configured); a FastAPI dependency."""
     settings = request.app.state.settings
     if not settings.command_key:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -79,25 +80,30 @@ def publish_once(broker: str, topic: str, payload: bytes, timeout: float = 5.0) 
                         422: {"description": "the command does not match the edge contract"},
                         503: {"description": "no hub key configured, or the broker is unreachable"}})
 def send_command(request: Request, db: DB, who: Operator, site: str, edge: str, body: CommandIn,
-                 signer: Annotated[tuple, Depends(_signer)]) -> CommandSent:
-    from edge_agent.commands import Command
-    from edge_agent.contract import command_topic
-    from edge_agent.signing import sign_bundle
-
+                 signer: Annotated[tuple, Depends(hub_signer)]) -> CommandSent:
     known = any(e.edge_id == edge for e in service.list_edges(db, site)) or any(
         e["site"] == site and e["edge"] == edge for e in request.app.state.store.edges())
     if not known:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no edge {edge!r} at site {site!r}")
+    return sign_and_publish(request.app.state.settings, signer, site, edge, body.model_dump(exclude_none=True))
+
+
+def sign_and_publish(settings, signer: tuple, site: str, edge: str, command: dict) -> CommandSent:
+    """Complete ``command`` (bundle id, edge, creation and expiry), check it against the edge's
+    contract, sign it with the hub key and publish it; ``HTTPException`` 422/503 on failure."""
+    from edge_agent.commands import Command
+    from edge_agent.contract import command_topic
+    from edge_agent.signing import sign_bundle
+
     now = time.time_ns()
-    settings = request.app.state.settings
-    doc = {**body.model_dump(exclude_none=True), "bundle_id": uuid.uuid4().hex, "edge": edge,
+    doc = {**command, "bundle_id": uuid.uuid4().hex, "edge": edge,
            "created_ns": now, "expires_ns": now + settings.command_ttl_s * 10**9}
     try:
         TypeAdapter(Command).validate_python(doc)  # the edge's own contract: refuse here what the edge would refuse
     except ValidationError as exc:
         raise HTTPException(422, [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]) from None
     key, key_id = signer
-    topic = command_topic(site, edge, body.cmd)
+    topic = command_topic(site, edge, command["cmd"])
     try:
         publish_once(settings.broker, topic, json.dumps(sign_bundle(doc, key, key_id)).encode())
     except OSError as exc:

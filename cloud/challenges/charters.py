@@ -1,0 +1,225 @@
+"""Challenges with their charter: creation from a lab pack or a written charter, staff duties,
+co-signing by the three parties, and the lifecycle draft → signed → active → closed.
+
+Who signs for which party:
+
+=================  ===========================================================
+party              signer
+=================  ===========================================================
+industry_partner   an SME partner who is a member of the challenge's site
+provider           a mentor or assessor on the challenge's staff
+hub                a hub operator
+=================  ===========================================================
+
+A signature records the SHA-256 of the charter as signed; once anyone has
+signed, the charter cannot change. Every signature and every change of
+state is appended to the ledger.
+
+Examples
+--------
+>>> from cloud.domain.db import make_engine, make_sessionmaker, upgrade_database
+>>> from cloud.accounts.service import create_user
+>>> from cloud.domain import service as reg
+>>> engine = make_engine("sqlite://"); upgrade_database(engine)
+>>> with make_sessionmaker(engine)() as db:
+...     _ = reg.create_site(db, "lab", "Lab", "lab")
+...     ops = create_user(db, "ops@x.org", "a-long-passphrase", ["hub_operator"])
+...     sme = create_user(db, "sme@x.org", "a-long-passphrase", ["sme_partner"], sites=["lab"])
+...     men = create_user(db, "men@x.org", "a-long-passphrase", ["mentor"])
+...     c = create_challenge(db, "Pump watch", "lab", pack_id="outer-race-early", mentors=[men],
+...                          parties={"industry_partner": "Acme Pumps", "provider": "VET college",
+...                                   "hub": "Regional hub", "mentor": "M. Entor"})
+...     for user, party in ((sme, "industry_partner"), (men, "provider"), (ops, "hub")):
+...         _ = sign(db, c.id, user, party)
+...     activate(db, c.id, men).status.value
+'active'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from cloud.accounts.models import Role, SiteMembership, User
+from cloud.challenges import ledger
+from cloud.challenges.documents import Charter as CharterDoc
+from cloud.challenges.models import Charter, CharterSignature, CharterStatus, Duty, LabSession, Party, SessionStatus
+from cloud.domain import service as registry
+from cloud.domain.models import Challenge, Team, challenge_staff, utcnow
+
+
+class ChallengeError(ValueError):
+    """A request the challenge's state or the caller's part does not allow; the message says why."""
+
+
+def validate_charter(document: dict) -> dict:
+    """Validate a charter document (the fields of a pack's ``charter.yaml``); return it normalised.
+
+    Raises ``ValueError`` naming every wrong field.
+    """
+    try:
+        doc = CharterDoc.model_validate({**document, "template": True})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"charter: {problems}") from None
+    return doc.model_dump(mode="json", exclude={"template"})
+
+
+def create_challenge(db: Session, name: str, site: str, *, pack_id: str | None = None, charter: dict | None = None,
+                     parties: dict | None = None, assets: Iterable[str] = (), teams: Iterable[Team] = (),
+                     mentors: Iterable[User] = (), academic_assessors: Iterable[User] = (),
+                     industrial_assessors: Iterable[User] = ()) -> Challenge:
+    """A challenge at ``site`` with a draft charter: the pack's template (``pack_id``) or ``charter``.
+
+    ``parties`` (industry_partner, provider, hub, mentor names) fills the
+    template's parties; a written ``charter`` carries its own.
+    """
+    if pack_id is None and charter is None:
+        raise ChallengeError("a challenge needs a charter: give a lab pack id or a charter document")
+    if pack_id is not None:
+        from labs.packs import load_pack
+
+        pack = load_pack(pack_id)
+        base = pack.charter.model_dump(mode="json", exclude={"template"})
+        document = validate_charter({**base, **(charter or {}), "parties": {**base["parties"], **(parties or {})}})
+    else:
+        document = validate_charter({**charter, **({"parties": parties} if parties else {})})
+    staff = [*mentors, *academic_assessors, *industrial_assessors]
+    if len({u.id for u in staff}) != len(staff):
+        raise ChallengeError("a staff member has one duty per challenge (mentor, academic or industrial assessor)")
+    challenge = registry.create_challenge(db, name, site, assets, teams, staff)
+    for users, duty in ((academic_assessors, Duty.academic_assessor), (industrial_assessors, Duty.industrial_assessor)):
+        for u in users:
+            db.execute(update(challenge_staff).where(challenge_staff.c.challenge_id == challenge.id,
+                                                     challenge_staff.c.user_id == u.id).values(duty=duty.value))
+    db.add(Charter(challenge_id=challenge.id, pack_id=pack_id, document=document, sha256=ledger.sha256_of(document)))
+    ledger.append(db, "challenge_created", f"challenge:{challenge.id}",
+                  {"name": name, "site": site, "pack": pack_id, "charter_sha256": ledger.sha256_of(document)})
+    db.commit()
+    return challenge
+
+
+def duties(db: Session, challenge_id: int) -> dict[int, Duty]:
+    """Staff of the challenge: user id → duty."""
+    rows = db.execute(select(challenge_staff.c.user_id, challenge_staff.c.duty)
+                      .where(challenge_staff.c.challenge_id == challenge_id)).all()
+    return {uid: Duty(d) for uid, d in rows}
+
+
+def add_staff(db: Session, challenge_id: int, user: User, duty: Duty | str) -> None:
+    """Put ``user`` on the challenge's staff with ``duty`` (replacing an earlier duty)."""
+    duty = Duty(duty)
+    needed = Role.mentor if duty is Duty.mentor else Role.assessor
+    if needed not in user.roles:
+        raise ChallengeError(f"user {user.email} lacks the role {needed.value} needed for duty {duty.value}")
+    get_charter(db, challenge_id)
+    db.execute(challenge_staff.delete().where(challenge_staff.c.challenge_id == challenge_id,
+                                              challenge_staff.c.user_id == user.id))
+    db.execute(challenge_staff.insert().values(challenge_id=challenge_id, user_id=user.id, duty=duty.value))
+    db.commit()
+
+
+def get_charter(db: Session, challenge_id: int) -> Charter:
+    """The charter of the challenge; ``LookupError`` for an unknown challenge or one without charter."""
+    charter = db.get(Charter, challenge_id)
+    if charter is None:
+        raise LookupError(f"no challenge {challenge_id} with a charter")
+    return charter
+
+
+def edit_charter(db: Session, challenge_id: int, document: dict, user: User) -> Charter:
+    """Replace the draft charter; refused once any party has signed."""
+    charter = get_charter(db, challenge_id)
+    if charter.signatures or charter.status is not CharterStatus.draft:
+        signed = ", ".join(s.party.value for s in charter.signatures) or charter.status.value
+        raise ChallengeError(f"the charter is signed ({signed}); a signed charter cannot change")
+    charter.document = validate_charter(document)
+    charter.sha256 = ledger.sha256_of(charter.document)
+    ledger.append(db, "charter_edited", f"challenge:{challenge_id}", {"by": user.id, "sha256": charter.sha256})
+    db.commit()
+    return charter
+
+
+def _may_sign(db: Session, challenge: Challenge, user: User, party: Party) -> bool:
+    roles = user.roles
+    if party is Party.hub:
+        return Role.hub_operator in roles
+    if party is Party.provider:
+        return bool(roles & {Role.mentor, Role.assessor}) and user.id in duties(db, challenge.id)
+    member = db.get(SiteMembership, (user.id, challenge.site_id))
+    return Role.sme_partner in roles and member is not None
+
+
+def sign(db: Session, challenge_id: int, user: User, party: Party | str) -> Charter:
+    """``user`` signs the charter for ``party``; when all three have signed it becomes ``signed``."""
+    party = Party(party)
+    charter = get_charter(db, challenge_id)
+    if charter.status is not CharterStatus.draft:
+        raise ChallengeError(f"the charter is {charter.status.value}; signatures are collected while it is a draft")
+    if any(s.party is party for s in charter.signatures):
+        raise ChallengeError(f"the charter is already signed for {party.value}")
+    if not _may_sign(db, charter.challenge, user, party):
+        raise PermissionError(f"{user.email} may not sign for {party.value} (see docs/mentors.md: who signs)")
+    sig = CharterSignature(challenge_id=challenge_id, party=party, user_id=user.id, charter_sha256=charter.sha256)
+    charter.signatures.append(sig)
+    db.flush()
+    ledger.append(db, "charter_signature", f"challenge:{challenge_id}",
+                  {"party": party.value, "user": user.id, "email": user.email, "charter_sha256": charter.sha256})
+    if {s.party for s in charter.signatures} == set(Party):
+        charter.status = CharterStatus.signed
+        ledger.append(db, "charter_signed", f"challenge:{challenge_id}", {"charter_sha256": charter.sha256})
+    db.commit()
+    return charter
+
+
+def _transition(db: Session, challenge_id: int, user: User, want: CharterStatus, to: CharterStatus,
+                stamp: str) -> Charter:
+    charter = get_charter(db, challenge_id)
+    if charter.status is not want:
+        raise ChallengeError(f"the challenge is {charter.status.value}; only a {want.value} one can become {to.value}")
+    charter.status = to
+    setattr(charter, stamp, utcnow())
+    ledger.append(db, f"challenge_{to.value}", f"challenge:{challenge_id}", {"by": user.id})
+    db.commit()
+    return charter
+
+
+def activate(db: Session, challenge_id: int, user: User) -> Charter:
+    """Signed → active: sessions may start."""
+    return _transition(db, challenge_id, user, CharterStatus.signed, CharterStatus.active, "activated_at")
+
+
+def close(db: Session, challenge_id: int, user: User) -> Charter:
+    """Active → closed; refused while a session of the challenge still runs."""
+    running = db.scalar(select(LabSession.id).where(LabSession.challenge_id == challenge_id,
+                                                    LabSession.status == SessionStatus.running).limit(1))
+    if running is not None:
+        raise ChallengeError(f"session {running} of this challenge still runs; close it first")
+    return _transition(db, challenge_id, user, CharterStatus.active, CharterStatus.closed, "closed_at")
+
+
+def view(db: Session, challenge: Challenge) -> dict:
+    """The challenge with its charter, signatures and staff duties, as the API shows it."""
+    charter = db.get(Charter, challenge.id)
+    staff = duties(db, challenge.id)
+    emails = {u.id: u.email for u in challenge.staff}
+    out = {"id": challenge.id, "name": challenge.name, "site": challenge.site.slug,
+           "assets": [a.name for a in challenge.assets],
+           "teams": [{"id": t.id, "name": t.name, "members": [m.id for m in t.members]} for t in challenge.teams],
+           "staff": [{"user_id": uid, "email": emails.get(uid, ""), "duty": d.value} for uid, d in staff.items()]}
+    if charter is not None:
+        out.update(pack=charter.pack_id, status=charter.status.value, charter=charter.document,
+                   charter_sha256=charter.sha256, activated_at=_iso(charter.activated_at),
+                   closed_at=_iso(charter.closed_at),
+                   signatures=[{"party": s.party.value, "user_id": s.user_id, "signed_at": _iso(s.signed_at),
+                                "charter_sha256": s.charter_sha256} for s in charter.signatures],
+                   unsigned=sorted(p.value for p in set(Party) - {s.party for s in charter.signatures}))
+    return out
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.isoformat()

@@ -1,0 +1,242 @@
+"""Remote lab sessions: start one for a team, record deployments with their lineage, close it
+and compute the evidence against the hidden ground truth.
+
+A session gets its own site ``session-<id>`` (so several teams can run the
+same pack at once) with the pack's assets and one edge ``session-<id>-edge``;
+:mod:`labs.session_runner` runs the scenario's simulator and that edge agent.
+Service functions here are synchronous database work; the router drives the
+runner around them.
+
+Evidence (write-once, one row per asset) scores the **final** pipeline of
+each asset from the moment it was deployed to the end of the session —
+what the team submits — and also reports every earlier pipeline's segment
+and the whole session, so nothing is hidden. Each part names the pipeline
+(hash, parent, author) that produced it.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.accounts.models import Role, User
+from cloud.challenges import ledger
+from cloud.challenges.charters import ChallengeError, duties, get_charter
+from cloud.challenges.evidence import check_acceptance, score_session
+from cloud.challenges.models import (CharterStatus, Deployment, Duty, Evidence, LabSession, SessionStatus)
+from cloud.domain import service as registry
+from cloud.domain.models import Challenge, SiteKind, team_members, utcnow
+from edge_agent.pipeline import PipelineConfig
+
+#: Fastest a session may run (scenario seconds per wall second).
+MAX_SPEED = 50.0
+
+
+def session_names(session_id: int) -> tuple[str, str]:
+    """Site slug and edge id of session ``session_id``."""
+    return f"session-{session_id}", f"session-{session_id}-edge"
+
+
+def get_session(db: Session, session_id: int) -> LabSession:
+    """The session, or ``LookupError``."""
+    row = db.get(LabSession, session_id)
+    if row is None:
+        raise LookupError(f"no session {session_id}")
+    return row
+
+
+def is_team_member(db: Session, session: LabSession, user_id: int) -> bool:
+    """Whether ``user_id`` is in the session's team."""
+    return db.scalar(select(team_members.c.user_id).where(team_members.c.team_id == session.team_id,
+                                                          team_members.c.user_id == user_id)) is not None
+
+
+def start_session(db: Session, challenge_id: int, team_id: int, user: User, speed: float = 1.0,
+                  start_ns: int | None = None) -> LabSession:
+    """Record a new running session of the challenge's pack for ``team_id`` (the runner starts it).
+
+    Registers the session's site, assets, sensors and edge, the pack's
+    starter pipeline as deployment 0 of each asset, and the ground truth
+    on the session clock (``start_ns`` = scenario t = 0, default now).
+    """
+    from labs.packs import load_pack
+    from simulators.scenario import load_scenario
+
+    if not 0 < speed <= MAX_SPEED:
+        raise ChallengeError(f"speed must be in (0, {MAX_SPEED:g}] scenario seconds per second, got {speed}")
+    charter = get_charter(db, challenge_id)
+    if charter.status is not CharterStatus.active:
+        raise ChallengeError(f"the challenge is {charter.status.value}; sessions start only in an active one")
+    if charter.pack_id is None:
+        raise ChallengeError("this challenge has no lab pack: it runs on real assets, not in sessions")
+    challenge = db.get(Challenge, challenge_id)
+    if team_id not in {t.id for t in challenge.teams}:
+        raise ChallengeError(f"team {team_id} does not work on challenge {challenge_id}")
+    pack = load_pack(charter.pack_id)
+    scenario = load_scenario(pack.scenario.scenario)
+    start_ns = time.time_ns() if start_ns is None else start_ns
+    session = LabSession(challenge_id=challenge_id, team_id=team_id, pack_id=pack.id, scenario=pack.scenario.scenario,
+                         site="pending", edge="pending", assets=list(pack.scenario.assets), speed=speed,
+                         started_by=user.id, start_ns=start_ns, duration_s=float(scenario.duration_s or 3600.0),
+                         ground_truth=scenario.ground_truth_ns(start_ns))
+    db.add(session)
+    db.flush()
+    session.site, session.edge = session_names(session.id)
+    registry.create_site(db, session.site, f"Lab session {session.id} ({pack.id})", SiteKind.lab)
+    for sim_asset in scenario.assets:
+        if sim_asset.asset not in session.assets:
+            continue
+        registry.create_asset(db, session.site, sim_asset.asset, type(sim_asset).__name__)
+        for ch in sim_asset.channels():
+            registry.create_sensor(db, session.site, sim_asset.asset, ch.name, ch.units, ch.rate)
+    registry.create_edge(db, session.site, session.edge)
+    for asset in session.assets:
+        _record_deployment(db, session, None, asset, pack.starter_pipeline, None, start_ns)
+    ledger.append(db, "session_started", f"session:{session.id}",
+                  {"challenge": challenge_id, "team": team_id, "pack": pack.id, "scenario": session.scenario,
+                   "start_ns": start_ns, "speed": speed, "by": user.id,
+                   "ground_truth_sha256": ledger.sha256_of(session.ground_truth)})
+    db.commit()
+    return session
+
+
+def _record_deployment(db: Session, session: LabSession, user: User | None, asset: str, cfg: PipelineConfig,
+                       bundle_id: str | None, active_ns: int) -> Deployment:
+    doc = cfg.model_dump(mode="json")
+    entry = ledger.append(db, "deployment", f"session:{session.id}",
+                          {"asset": asset, "hash": cfg.config_hash(), "parent": cfg.lineage.parent,
+                           "author": cfg.lineage.author, "by": None if user is None else user.id,
+                           "bundle_id": bundle_id, "active_ns": active_ns, "pipeline_sha256": ledger.sha256_of(doc)})
+    dep = Deployment(session_id=session.id, asset=asset, user_id=None if user is None else user.id, name=cfg.name,
+                     config_hash=cfg.config_hash(), parent_hash=cfg.lineage.parent, pipeline=doc,
+                     bundle_id=bundle_id, active_ns=active_ns, ledger_hash=entry.hash)
+    session.deployments.append(dep)
+    db.flush()
+    return dep
+
+
+def may_deploy(db: Session, session: LabSession, user_id: int, roles: frozenset[Role]) -> bool:
+    """Learners of the team, the challenge's mentors, and hub operators deploy to a session."""
+    if Role.hub_operator in roles:
+        return True
+    if Role.mentor in roles and duties(db, session.challenge_id).get(user_id) is Duty.mentor:
+        return True
+    return Role.learner in roles and is_team_member(db, session, user_id)
+
+
+def prepare_deployment(db: Session, session: LabSession, user: User, asset: str, pipeline: dict,
+                       note: str = "") -> PipelineConfig:
+    """Validate a deployment and give the pipeline its lineage (author, parent = the asset's current one).
+
+    Raises ``ChallengeError`` for a closed session or unknown asset and
+    ``ValueError`` (with the pipeline's own field messages) for a bad pipeline.
+    """
+    if session.status is not SessionStatus.running:
+        raise ChallengeError(f"session {session.id} is {session.status.value}; deploy to a running session")
+    if asset not in session.assets:
+        raise ChallengeError(f"asset {asset!r} is not in session {session.id}; it has {session.assets}")
+    current = [d for d in session.deployments if d.asset == asset]
+    lineage = {**(pipeline.get("lineage") or {}), "author": user.email,
+               "parent": current[-1].config_hash if current else None}
+    if note:
+        lineage["note"] = note
+    return PipelineConfig(**{**pipeline, "lineage": lineage})
+
+
+def record_deployment(db: Session, session: LabSession, user: User, asset: str, cfg: PipelineConfig,
+                      bundle_id: str, sent_wall_ns: int) -> Deployment:
+    """Record a deployment published to the session's edge; it is active from ``sent_wall_ns`` on."""
+    dep = _record_deployment(db, session, user, asset, cfg, bundle_id, session.scenario_ns(sent_wall_ns))
+    db.commit()
+    return dep
+
+
+def close_session(db: Session, session: LabSession, store, user: User | None, wall_ns: int | None = None) -> LabSession:
+    """Close a running session at ``wall_ns`` (default now, at most the scenario's end) and store its evidence."""
+    if session.status is not SessionStatus.running:
+        raise ChallengeError(f"session {session.id} is {session.status.value} already")
+    end = min(session.scenario_ns(time.time_ns() if wall_ns is None else wall_ns),
+              session.start_ns + int(session.duration_s * 1e9))
+    session.end_ns, session.status, session.closed_at = end, SessionStatus.closed, utcnow()
+    criteria = get_charter(db, session.challenge_id).document["acceptance"]
+    for asset in session.assets:
+        alerts = [a for a in store.alerts(session.site, asset, limit=1_000_000) if a["edge"] == session.edge]
+        drift = [d for d in store.drift(session.site, asset, limit=1_000_000) if d["edge"] == session.edge]
+        deps = [d for d in session.deployments if d.asset == asset]
+        doc = evidence_document(session, asset, deps, alerts, drift, criteria)
+        entry = ledger.append(db, "evidence", f"session:{session.id}",
+                              {"asset": asset, "sha256": ledger.sha256_of(doc), "met": doc["final"]["acceptance"]["met"]})
+        session.evidence.append(Evidence(session_id=session.id, asset=asset, document=doc,
+                                         sha256=ledger.sha256_of(doc), ledger_hash=entry.hash))
+    ledger.append(db, "session_closed", f"session:{session.id}",
+                  {"end_ns": end, "by": None if user is None else user.id})
+    db.commit()
+    return session
+
+
+def fail_session(db: Session, session: LabSession, error: str) -> None:
+    """Mark a session that could not run as failed, with the reason."""
+    session.status, session.error, session.closed_at = SessionStatus.failed, error[:4000], utcnow()
+    ledger.append(db, "session_failed", f"session:{session.id}", {"error": error[:500]})
+    db.commit()
+
+
+def _pipeline_ref(dep: Deployment) -> dict:
+    return {"deployment": dep.id, "name": dep.name, "hash": dep.config_hash, "parent": dep.parent_hash,
+            "author": dep.pipeline.get("lineage", {}).get("author"), "deployed_by": dep.user_id,
+            "ledger_hash": dep.ledger_hash}
+
+
+def evidence_document(session: LabSession, asset: str, deployments: list[Deployment], alerts: list[dict],
+                      drift: list[dict], criteria: list[dict]) -> dict:
+    """Evidence of one asset: the final pipeline's segment, every segment, and the whole session.
+
+    ``alerts``/``drift`` are the hub's stored events of the session's edge;
+    ``criteria`` the charter's acceptance criteria.
+    """
+    start, end = session.start_ns, session.end_ns
+    truth = [e for e in session.ground_truth if e.get("asset") == asset]
+    alerts = [{"ts": a["ts"], "asset": asset, "score": a.get("score"), "message": a.get("message", "")}
+              for a in alerts if start <= a["ts"] < end]
+    drift = [{"ts": d["ts"], "asset": asset, "target": d.get("target"), "detector": d.get("detector")}
+             for d in drift if start <= d["ts"] < end]
+    segments = []
+    for i, dep in enumerate(deployments):
+        lo = max(start, min(dep.active_ns, end - 1))
+        hi = end if i + 1 == len(deployments) else max(lo + 1, min(deployments[i + 1].active_ns, end))
+        ev = score_session(truth, alerts, drift, asset=asset, start_ns=lo, end_ns=hi)
+        segments.append({"pipeline": _pipeline_ref(dep), "start_ns": lo, "end_ns": hi, "evidence": ev,
+                         "acceptance": check_acceptance(ev, criteria)})
+    whole = score_session(truth, alerts, drift, asset=asset, start_ns=start, end_ns=end)
+    return {"session": session.id, "challenge": session.challenge_id, "team": session.team_id,
+            "pack": session.pack_id, "scenario": session.scenario, "asset": asset, "site": session.site,
+            "start_ns": start, "end_ns": end, "speed": session.speed, "ground_truth": truth,
+            "acceptance_criteria": criteria, "final": segments[-1] if segments else None,
+            "segments": segments, "whole_session": {"evidence": whole,
+                                                    "acceptance": check_acceptance(whole, criteria)},
+            "alerts": alerts, "drift": drift, "lineage": [s["pipeline"] for s in segments]}
+
+
+def list_sessions(db: Session, scope, challenge_id: int | None = None) -> list[LabSession]:
+    """Sessions whose site is in ``scope`` (optionally of one challenge), newest first."""
+    q = select(LabSession).order_by(LabSession.id.desc())
+    if challenge_id is not None:
+        q = q.where(LabSession.challenge_id == challenge_id)
+    return [s for s in db.scalars(q) if scope.site(s.site) or scope.challenge(s.challenge_id)]
+
+
+def view(session: LabSession, show_truth: bool) -> dict:
+    """The session as the API shows it; the ground truth only when ``show_truth``."""
+    return {"id": session.id, "challenge": session.challenge_id, "team": session.team_id, "pack": session.pack_id,
+            "scenario": session.scenario, "site": session.site, "edge": session.edge, "assets": session.assets,
+            "speed": session.speed, "status": session.status.value, "started_at": session.started_at.isoformat(),
+            "start_ns": session.start_ns, "duration_s": session.duration_s, "end_ns": session.end_ns,
+            "closed_at": None if session.closed_at is None else session.closed_at.isoformat(),
+            "error": session.error or None,
+            "ground_truth": session.ground_truth if show_truth else None,
+            "deployments": [{**_pipeline_ref(d), "asset": d.asset, "active_ns": d.active_ns,
+                             "created_at": d.created_at.isoformat(), "bundle_id": d.bundle_id} for d in session.deployments],
+            "evidence": [{"id": e.id, "asset": e.asset, "sha256": e.sha256, "met": e.document["final"]["acceptance"]["met"]
+                          if e.document.get("final") else False} for e in session.evidence]}
