@@ -76,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     lr.add_argument("--pipeline", help="declared pipeline YAML (default: the pack's starter pipeline)")
     lr.add_argument("--duration", type=_positive, help="simulated seconds (default: the scenario's duration)")
     lr.add_argument("--json", action="store_true", help="print one JSON object")
+    lu = labsub.add_parser("up", help="run a lab session of a pack on this machine (embedded broker, hub, "
+                                      "simulator, edge agent) with a learner page")
+    lu.add_argument("pack", help="pack id (teachfab lab list)")
+    lu.add_argument("--speed", type=_positive, default=1.0,
+                    help="scenario seconds per wall second (default 1: real time; at most 50)")
+    lu.add_argument("--duration", type=_positive, help="close the session after SECONDS (default: Ctrl-C)")
+    lu.add_argument("--broker", help="use this broker (mqtt://host:port) instead of the embedded one")
+    lu.add_argument("--http-port", type=int, default=8000, help="hub port (next free one if taken)")
+    lu.add_argument("--json", action="store_true", help="print the evidence as one JSON object at the end")
 
     h = sub.add_parser("hub", help="cloud hub")
     hsub = h.add_subparsers(dest="hub_command", required=True)
@@ -185,6 +194,10 @@ def _lab(args) -> int:
         from labs.rehearsal import main as rehearse_main
 
         return rehearse_main(args.pack, args.pipeline, args.duration, args.json)
+    if args.lab_command == "up":
+        from labs.lab_up import LabUpOptions, main as up_main
+
+        return up_main(LabUpOptions(args.pack, args.speed, args.duration, args.broker, args.http_port), args.json)
     print(describe(load_pack(args.pack)))
     return 0
 

@@ -1,0 +1,185 @@
+"""``teachfab lab up PACK``: a remote lab session of a pack on this machine, with nothing external.
+
+Starts an embedded MQTT broker (unless ``--broker``), a hub with a fresh
+command key, and provisions what a hub operator and mentor would: the
+people (mentor, an academic and an industrial assessor, the SME partner,
+two learners in one team), a lab site, a challenge from the pack whose
+charter is co-signed by the three parties and activated, and one session
+for the team. The hub then runs the pack's simulator and an edge agent for
+that session exactly as it does for a real lab. It prints the learner
+page's address and everyone's log-in; at the end (``--duration`` or Ctrl-C)
+it closes the session and prints the evidence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cloud.hub import HubServer
+from cloud.settings import HubSettings
+from labs.demo import free_port, start_embedded_broker
+
+SITE = "teachfab-lab"
+PEOPLE = {  # key: (e-mail, roles, display name)
+    "mentor": ("mentor@lab.local", ["mentor"], "Mentor"),
+    "academic": ("academic.assessor@lab.local", ["assessor"], "Academic assessor"),
+    "industrial": ("industrial.assessor@lab.local", ["assessor"], "Industrial assessor"),
+    "partner": ("partner@sme.local", ["sme_partner"], "SME partner"),
+    "learner1": ("learner1@lab.local", ["learner"], "Learner One"),
+    "learner2": ("learner2@lab.local", ["learner"], "Learner Two"),
+}
+
+
+@dataclass
+class LabUpOptions:
+    """Options of ``teachfab lab up`` (see its ``--help``)."""
+
+    pack: str
+    speed: float = 1.0
+    duration: float | None = None
+    broker: str | None = None
+    http_port: int = 8000
+
+
+def provision(sessions, pack_id: str, passwords: dict[str, str], operator_email: str) -> dict:
+    """Create the people, site, team and an active, co-signed challenge of ``pack_id``; return their ids.
+
+    ``sessions`` is the hub's session factory (``app.state.sessions``).
+    """
+    from cloud.accounts.service import create_user
+    from cloud.challenges import charters
+    from cloud.domain import service as registry
+
+    with sessions() as db:
+        registry.create_site(db, SITE, "TeachFab lab", "lab")
+        users = {k: create_user(db, email, passwords[k], roles, name, sites=[SITE] if k == "partner" else [])
+                 for k, (email, roles, name) in PEOPLE.items()}
+        team = registry.create_team(db, "Team 1", [users["learner1"], users["learner2"]])
+        challenge = charters.create_challenge(
+            db, f"Lab pack {pack_id}", SITE, pack_id=pack_id, teams=[team], mentors=[users["mentor"]],
+            academic_assessors=[users["academic"]], industrial_assessors=[users["industrial"]],
+            parties={"industry_partner": "Partner SME", "provider": "Education provider", "hub": "TeachFab hub",
+                     "mentor": "Mentor"})
+        from cloud.accounts.models import User
+        from sqlalchemy import select
+
+        operator = db.scalar(select(User).where(User.email == operator_email))
+        for signer, party in ((users["partner"], "industry_partner"), (users["mentor"], "provider"),
+                              (operator, "hub")):
+            charters.sign(db, challenge.id, signer, party)
+        charters.activate(db, challenge.id, users["mentor"])
+        return {"challenge": challenge.id, "team": team.id, "mentor": users["mentor"].id,
+                **{k: u.id for k, u in users.items()}}
+
+
+async def start_lab_session(app, challenge_id: int, team_id: int, mentor_id: int, speed: float) -> dict:
+    """Start a session of the challenge for the team as the mentor would (database row + runner)."""
+    from cloud.accounts.models import User
+    from cloud.challenges import sessions as svc
+    from cloud.challenges.session_router import spec_of
+
+    def record():
+        with app.state.sessions() as db:
+            row = svc.start_session(db, challenge_id, team_id, db.get(User, mentor_id), speed)
+            return row.id, spec_of(row)
+
+    session_id, spec = await asyncio.to_thread(record)
+    await app.state.lab_runner.start(spec)
+    return {"session": session_id, "site": spec.site, "edge": spec.edge, "assets": spec.assets}
+
+
+async def run_lab_up(opts: LabUpOptions, announce=print) -> dict:
+    """Run ``teachfab lab up`` until ``opts.duration`` passes (or Ctrl-C); return the closed session's evidence."""
+    from edge_agent.signing import generate_keypair, save_private_key
+    from labs.packs import load_pack
+
+    pack = load_pack(opts.pack)  # fails early with the pack's problems
+    embedded = None
+    broker = opts.broker
+    if broker is None:
+        port = free_port()
+        embedded = await start_embedded_broker(port)
+        broker = f"mqtt://127.0.0.1:{port}"
+    tmp = tempfile.TemporaryDirectory(prefix="teachfab-lab-")
+    key, _ = generate_keypair()
+    save_private_key(key, Path(tmp.name) / "hub-key.pem")
+    passwords = {k: secrets.token_urlsafe(9) for k in PEOPLE}
+    operator = ("operator@lab.local", secrets.token_urlsafe(12))
+    hub = HubServer(HubSettings(broker=broker, db_path=str(Path(tmp.name) / "hub.sqlite"),
+                                http_port=free_port(opts.http_port), mode="dev", admin_email=operator[0],
+                                admin_password=operator[1], command_key=str(Path(tmp.name) / "hub-key.pem"),
+                                command_key_id="lab-up"))
+    try:
+        await hub.start()
+        ids = await asyncio.to_thread(provision, hub.app.state.sessions, pack.id, passwords, operator[0])
+        sess = await start_lab_session(hub.app, ids["challenge"], ids["team"], ids["mentor"], opts.speed)
+        announce(f"TeachFab lab session {sess['session']} of pack {pack.id!r} ({pack.meta.title})")
+        announce(f"  learner page  {hub.url}session?id={sess['session']}")
+        announce(f"  mentor page   {hub.url}")
+        announce(f"  broker {broker}{' (embedded amqtt)' if embedded else ''}; scenario {pack.scenario.scenario} "
+                 f"at {opts.speed:g}x; the ground truth stays hidden from learners until the session closes")
+        announce("  log-ins (e-mail / password):")
+        for k, (email, _, _) in PEOPLE.items():
+            announce(f"    {k:<11} {email:<32} {passwords[k]}")
+        announce(f"    {'operator':<11} {operator[0]:<32} {operator[1]}")
+        await _wait(opts.duration)
+        from cloud.challenges.session_router import close_and_score
+
+        await close_and_score(hub.app, sess["session"], ids["mentor"])
+        return await asyncio.to_thread(_evidence, hub.app, sess["session"])
+    finally:
+        await hub.stop()
+        if embedded is not None:
+            await embedded.shutdown()
+        tmp.cleanup()
+
+
+async def _wait(duration: float | None) -> None:
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, done.set)
+    try:
+        await asyncio.wait_for(done.wait(), duration)
+    except asyncio.TimeoutError:
+        pass
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _evidence(app, session_id: int) -> dict:
+    from cloud.challenges.models import LabSession
+
+    with app.state.sessions() as db:
+        row = db.get(LabSession, session_id)
+        out = {"session": session_id, "status": row.status.value, "error": row.error or None, "evidence": {}}
+        for e in row.evidence:
+            final = e.document["final"]
+            out["evidence"][e.asset] = {"pipeline": final["pipeline"], "evidence": final["evidence"],
+                                        "acceptance": final["acceptance"], "sha256": e.sha256}
+        return out
+
+
+def main(opts: LabUpOptions, as_json: bool) -> int:
+    """Entry point of ``teachfab lab up``; exit code 0 when the session closed with evidence."""
+    announce = (lambda s: print(s, file=sys.stderr, flush=True)) if as_json else (lambda s: print(s, flush=True))
+    result = asyncio.run(run_lab_up(opts, announce))
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(f"\nsession {result['session']} {result['status']}")
+        for asset, ev in result["evidence"].items():
+            e = ev["evidence"]
+            faults = ", ".join(f"{f['event']} " + (f"detected after {f['detection_delay_s']} s" if f["detected"]
+                                                   else "missed") for f in e["faults"]) or "no fault yet"
+            print(f"  {asset}: pipeline {ev['pipeline']['name']} ({ev['pipeline']['hash']}): {faults}; "
+                  f"{e['false_alarms']} false alarm(s); acceptance {'met' if ev['acceptance']['met'] else 'NOT met'}")
+    return 0 if result["status"] == "closed" else 1
