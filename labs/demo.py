@@ -104,6 +104,7 @@ async def run_demo(opts: DemoOptions, announce=print) -> dict:
         announce(f"  broker {broker}{' (embedded amqtt)' if embedded else ''}, OPC UA simulator {sim.endpoint}")
         announce(f"  the detector learns for ~{opts.warmup * 8192 / 12000:.0f} s; "
                  f"outer-race fault starts {onset:.0f} s after start")
+        announce("  a learner's view of a lab session: teachfab lab up outer-race-early (docs/learners.md)")
         finished = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
