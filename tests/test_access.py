@@ -83,6 +83,10 @@ ACCESS = {
     ("POST", "/api/challenges/{challenge_id}/close"): (RUNS, {"challenge_id": "1"}, None, 404),
     # sessions: this hub has no command key, so starting one and deploying answer 503 once admitted
     ("POST", "/api/challenges/{challenge_id}/sessions"): (RUNS, {"challenge_id": "1"}, lambda: {"team_id": 1}, 503),
+    ("POST", "/api/challenges/{challenge_id}/windows"): (RUNS, {"challenge_id": "1"},
+                                                         lambda: {"team_id": 1, "edge": "gw-a"}, 404),  # no charter
+    ("POST", "/api/sessions/{session_id}/events"): (RUNS, NO_SESSION, lambda: {
+        "asset": "press-1", "event": "misalignment", "category": "fault", "start_ns": TS}, 404),
     ("GET", "/api/sessions"): (ALL, {}, None, 200),
     ("GET", "/api/sessions/{session_id}"): (ALL, NO_SESSION, None, 404),
     ("POST", "/api/sessions/{session_id}/close"): (RUNS, NO_SESSION, None, 404),

@@ -220,3 +220,79 @@ def test_session_evidence_assessment_and_outcome(lab):
     call("POST", f"/api/sessions/{s_bad['id']}/credential-decision", "ops", 409, json={"decision": "issued"})
     items = {(i["kind"], i["session"]): i for i in call("GET", "/api/sla", "mentor", 200)}
     assert items[("credential_decision", s_good["id"])]["state"] == "done"
+
+
+def test_window_on_real_assets_scored_against_mentor_logged_events(lab):
+    """A challenge window on an SME's real press: the mentor logs the fault the maintenance team found,
+    the plant's edge publishes alerts through the real broker, and the evidence at close scores them."""
+    import json
+
+    import paho.mqtt.publish as publish
+
+    from firmware_adapters.mqtt_client import parse_mqtt_url
+
+    client, auth, ids, app = lab
+    pack = load_pack(PACK)
+
+    def call(method, path, who, expect, **kw):
+        r = client.request(method, path, headers=auth[who], **kw)
+        assert r.status_code == expect, (method, path, who, r.status_code, r.text)
+        return r.json() if r.content else None
+
+    call("POST", "/api/sites", "ops", 201, json={"slug": "acme-plant", "name": "Acme plant", "kind": "sme"})
+    for asset in ("press-1", "press-2"):
+        call("POST", "/api/sites/acme-plant/assets", "ops", 201, json={"name": asset})
+    call("POST", "/api/sites/acme-plant/edges", "ops", 201, json={"edge_id": "gw-1"})
+    with app.state.sessions() as db:
+        create_user(db, "owner@acme.example", PW, ["sme_partner"], sites=["acme-plant"])
+    auth["owner"] = _login(client, "owner@acme.example")
+    team = call("POST", "/api/teams", "mentor", 201, json={"name": "Team Press", "members": [ids["ana"]]})
+    written = {"charter": pack.charter.model_dump(mode="json", exclude={"template"}),
+               "rubric": pack.rubric.model_dump(mode="json")}
+    call("POST", "/api/challenges", "mentor", 409, json={"name": "Press 1 watch", "site": "acme-plant",
+                                                         "charter": written["charter"]})  # no rubric
+    ch = call("POST", "/api/challenges", "mentor", 201, json={
+        "name": "Press 1 watch", "site": "acme-plant", "assets": ["press-1"], "teams": [team["id"]],
+        "academic_assessors": [ids["academic"]], "industrial_assessors": [ids["industrial"]], **written})
+    cid = ch["id"]
+    call("POST", f"/api/challenges/{cid}/signatures", "sme", 404, json={"party": "industry_partner"})  # not his site
+    for who, party in (("owner", "industry_partner"), ("mentor", "provider"), ("ops", "hub")):
+        call("POST", f"/api/challenges/{cid}/signatures", who, 201, json={"party": party})
+    call("POST", f"/api/challenges/{cid}/activate", "mentor", 200)
+    call("POST", f"/api/challenges/{cid}/windows", "mentor", 409,
+         json={"team_id": team["id"], "edge": "gw-1", "assets": ["press-2"]})  # not a challenge asset
+    win = call("POST", f"/api/challenges/{cid}/windows", "mentor", 201, json={"team_id": team["id"], "edge": "gw-1"})
+    assert win["kind"] == "window" and win["assets"] == ["press-1"] and win["site"] == "acme-plant"
+
+    # the learner sees the watched asset only, and no logged event while the window is open
+    assert call("GET", "/api/sites/acme-plant/assets", "ana", 200)[0]["name"] == "press-1"
+    assert len(call("GET", "/api/sites/acme-plant/assets", "ana", 200)) == 1
+    t0 = win["start_ns"]
+    fault_ns = t0 + 600 * 10**9
+    call("POST", f"/api/sessions/{win['id']}/events", "ana", 403, json={
+        "asset": "press-1", "event": "misalignment", "category": "fault", "start_ns": fault_ns})
+    call("POST", f"/api/sessions/{win['id']}/events", "mentor", 201, json={
+        "asset": "press-1", "event": "misalignment", "category": "fault", "start_ns": fault_ns,
+        "note": "work order 4711: coupling misaligned 0.4 mm"})
+    assert call("GET", f"/api/sessions/{win['id']}", "ana", 200)["ground_truth"] is None
+
+    host, port = parse_mqtt_url(app.state.settings.broker)
+    env = {"v": 1, "edge": "gw-1", "boot": "plant-boot-1"}
+    alerts = [(t0 + 120 * 10**9, "before the fault: a false alarm"), (fault_ns + 45 * 10**9, "misalignment 1x/2x")]
+    msgs = [{"topic": "tf/v1/acme-plant/gw-1/press-1/alert", "qos": 1,
+             "payload": json.dumps({**env, "seq": i + 1, "ts": ts, "score": 9.5, "threshold": 8.0, "message": m})}
+            for i, (ts, m) in enumerate(alerts)]
+    publish.multiple(msgs, hostname=host, port=port)
+    deadline = time.time() + 10
+    while time.time() < deadline and len(call("GET", "/api/alerts", "mentor", 200)) < 2:
+        time.sleep(0.2)
+    # the window closes an hour after it opened (the mentor closes it when the challenge period ends)
+    with app.state.sessions() as db:
+        from cloud.challenges import sessions as svc
+
+        svc.close_session(db, svc.get_session(db, win["id"]), app.state.store, None, wall_ns=t0 + 3600 * 10**9)
+    ev = call("GET", f"/api/sessions/{win['id']}/evidence", "ana", 200)[0]["document"]
+    final = ev["final"]["evidence"]
+    assert ev["kind"] == "window" and ev["final"]["pipeline"] is None  # nobody deployed: the edge's own pipeline
+    assert final["faults"][0]["detection_delay_s"] == 45.0 and final["false_alarms"] == 1
+    assert ev["ground_truth"][0]["note"].startswith("work order 4711")

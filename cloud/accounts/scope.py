@@ -12,7 +12,8 @@ learner        only the assets of the challenges of their teams, and the lab
 =============  ==================================================================
 
 A lab session runs at its own site ``session-<id>``: staff and SME partners
-of its challenge see it whole, and so does the team it runs for.
+of its challenge see it whole, and so does the team it runs for. A challenge
+window on real assets shows its team only the assets it watches.
 
 Roles add up: a user holding several roles sees the union.
 """
@@ -95,8 +96,12 @@ def scope_of(db: Session, user: User) -> Scope:
                           .join(challenge_assets, challenge_assets.c.asset_id == Asset.id)
                           .where(challenge_assets.c.challenge_id.in_(ids))).all()
         assets |= {(s, a) for s, a in rows}
-        sites |= set(db.scalars(select(LabSession.site).join(
-            team_members, team_members.c.team_id == LabSession.team_id).where(team_members.c.user_id == user.id)))
+        for site, kind, watched in db.execute(select(LabSession.site, LabSession.kind, LabSession.assets).join(
+                team_members, team_members.c.team_id == LabSession.team_id).where(team_members.c.user_id == user.id)):
+            if kind == "window":  # a window on a real site: only the assets it watches
+                assets |= {(site, a) for a in watched}
+            else:
+                sites.add(site)
     if overseen:
         challenges |= overseen
         sites |= set(db.scalars(select(LabSession.site).where(LabSession.challenge_id.in_(overseen))))

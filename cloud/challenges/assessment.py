@@ -3,8 +3,8 @@
 - Each assessor on the challenge's staff (academic or industrial) scores
   every rubric criterion at a level 1-4 with comments, once.
 - When the charter's number of assessors from each side have scored, the
-  criteria on which their levels differ by the rubric's
-  ``moderation_threshold`` or more need **moderation**: a mentor or hub
+  criteria on which their levels differ by more than the rubric's
+  ``moderation_threshold`` need **moderation**: a mentor or hub
   operator who did not score sets those levels, with a rationale.
 - **Sign-off** (an assessor of the challenge or a hub operator) records the
   outcome: final level per criterion (the moderated level, else the mean
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from cloud.accounts.models import Role, User
 from cloud.challenges import ledger
 from cloud.challenges.charters import ChallengeError, duties, get_charter
+from cloud.challenges.documents import Rubric as RubricDoc
 from cloud.challenges.models import AssessmentScore, Duty, LabSession, Moderation, Outcome, SessionStatus
 from cloud.domain.models import Team, utcnow
 
@@ -51,10 +52,9 @@ def add_business_days(start: datetime, days: int) -> datetime:
     return start + timedelta(days=int((due - np.datetime64(d)).astype(int)))
 
 
-def _rubric(session: LabSession):
-    from labs.packs import load_pack
-
-    return load_pack(session.pack_id).rubric
+def _rubric(db: Session, session: LabSession) -> RubricDoc:
+    """The rubric copied into the session's challenge when it was created."""
+    return RubricDoc.model_validate(get_charter(db, session.challenge_id).rubric)
 
 
 def _closed(db: Session, session_id: int) -> LabSession:
@@ -75,11 +75,11 @@ def submit_score(db: Session, session_id: int, assessor: User, levels: dict[str,
         raise PermissionError(f"{assessor.email} is not an assessor of challenge {session.challenge_id}")
     if db.get(Outcome, session_id) is not None:
         raise ChallengeError(f"session {session_id} is signed off; scores can no longer change")
-    rubric = _rubric(session)
-    rubric.weighted_level(levels)  # raises on unknown or missing criteria
+    rubric = _rubric(db, session)
     bad = {k: v for k, v in levels.items() if not (isinstance(v, int) and 1 <= v <= 4)}
     if bad:
         raise ValueError(f"levels must be integers 1-4 ({', '.join(rubric.levels)}), got {bad}")
+    rubric.weighted_level(levels)  # raises on unknown or missing criteria
     unknown = sorted(set(comments or {}) - set(levels))
     if unknown:
         raise ValueError(f"comments on unknown criteria {unknown}")
@@ -111,14 +111,14 @@ def state(db: Session, session_id: int) -> dict:
            "moderation": None, "outcome": None}
     if session.status is not SessionStatus.closed:
         return {**out, "stage": "open", "needed": {"academic": None, "industrial": None}}
-    rubric = _rubric(session)
+    rubric = _rubric(db, session)
     assessment = get_charter(db, session.challenge_id).document["assessment"]
     need = {"academic": assessment["academic_assessors"], "industrial": assessment["industrial_assessors"]}
     have = {side: sum(s.side == side for s in scores) for side in need}
     out["needed"] = {side: max(0, need[side] - have[side]) for side in need}
     for c in rubric.criteria:
         got = [s.levels[c.id] for s in scores]
-        if got and max(got) - min(got) >= rubric.moderation_threshold:
+        if got and max(got) - min(got) > rubric.moderation_threshold:  # may differ by at most the threshold
             out["disagreements"][c.id] = got
     mod = db.get(Moderation, session_id)
     if mod is not None:
@@ -194,11 +194,14 @@ def sign_off(db: Session, session_id: int, user: User, note: str = "") -> Outcom
 
 
 def outcome_document(db: Session, session: LabSession, st: dict, user: User, when: datetime, note: str) -> dict:
-    """The outcome in the form the credentials area consumes (see the module docstring)."""
-    from labs.packs import load_pack
+    """The outcome in the form the credentials area consumes (see the module docstring).
 
-    pack = load_pack(session.pack_id)
-    rubric = pack.rubric
+    Pack-based sessions carry the pack's credential(s), EQF level and
+    workload; a window on real assets without a pack carries none (the
+    credentials area decides what it evidences).
+    """
+    rubric = _rubric(db, session)
+    pack = _pack_or_none(session.pack_id)
     moderated = (st["moderation"] or {}).get("levels", {})
     final = {c.id: float(moderated[c.id]) if c.id in moderated else
              round(sum(s["levels"][c.id] for s in st["scores"]) / len(st["scores"]), 3) for c in rubric.criteria}
@@ -215,7 +218,8 @@ def outcome_document(db: Session, session: LabSession, st: dict, user: User, whe
         ([] if accepted else ["the evidence does not meet the charter's acceptance criteria"])
     team = db.get(Team, session.team_id)
     return {
-        "session": session.id, "challenge": session.challenge_id, "pack": pack.id, "pack_title": pack.meta.title,
+        "session": session.id, "kind": session.kind, "challenge": session.challenge_id,
+        "pack": None if pack is None else pack.id, "pack_title": None if pack is None else pack.meta.title,
         "team": {"id": team.id, "name": team.name},
         "learners": [{"id": m.id, "email": m.email, "name": m.display_name} for m in team.members],
         "result": "pass" if passed else "not_yet", "reasons": reasons,
@@ -225,10 +229,17 @@ def outcome_document(db: Session, session: LabSession, st: dict, user: User, whe
                       "moderated": c.id in moderated} for c in rubric.criteria],
         "assessors": [{"id": s["assessor"], "side": s["side"], "comments": s["comments"]} for s in st["scores"]],
         "moderation": st["moderation"], "evidence": evidence,
-        "credentials": [c.model_dump(mode="json") for c in pack.meta.credentials],
-        "eqf_level": pack.meta.eqf_level, "workload": pack.meta.workload.model_dump(mode="json"),
+        "credentials": [] if pack is None else [c.model_dump(mode="json") for c in pack.meta.credentials],
+        "eqf_level": None if pack is None else pack.meta.eqf_level,
+        "workload": None if pack is None else pack.meta.workload.model_dump(mode="json"),
         "signed_off_by": {"id": user.id, "email": user.email}, "signed_off_at": when.isoformat(), "note": note,
     }
+
+
+def _pack_or_none(pack_id: str):
+    from labs.packs import load_pack
+
+    return load_pack(pack_id) if pack_id else None
 
 
 def record_credential_decision(db: Session, session_id: int, user: User, decision: str) -> Outcome:

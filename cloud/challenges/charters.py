@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 from cloud.accounts.models import Role, SiteMembership, User
 from cloud.challenges import ledger
 from cloud.challenges.documents import Charter as CharterDoc
+from cloud.challenges.documents import Rubric as RubricDoc
 from cloud.challenges.models import Charter, CharterSignature, CharterStatus, Duty, LabSession, Party, SessionStatus
 from cloud.domain import service as registry
 from cloud.domain.models import Challenge, Team, challenge_staff, utcnow
@@ -69,25 +70,40 @@ def validate_charter(document: dict) -> dict:
     return doc.model_dump(mode="json", exclude={"template"})
 
 
+def validate_rubric(document: dict) -> dict:
+    """Validate a rubric document (the fields of a pack's ``rubric.yaml``); ``ValueError`` names every wrong field."""
+    try:
+        rubric = RubricDoc.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"rubric: {problems}") from None
+    return rubric.model_dump(mode="json")
+
+
 def create_challenge(db: Session, name: str, site: str, *, pack_id: str | None = None, charter: dict | None = None,
-                     parties: dict | None = None, assets: Iterable[str] = (), teams: Iterable[Team] = (),
-                     mentors: Iterable[User] = (), academic_assessors: Iterable[User] = (),
-                     industrial_assessors: Iterable[User] = ()) -> Challenge:
-    """A challenge at ``site`` with a draft charter: the pack's template (``pack_id``) or ``charter``.
+                     rubric: dict | None = None, parties: dict | None = None, assets: Iterable[str] = (),
+                     teams: Iterable[Team] = (), mentors: Iterable[User] = (),
+                     academic_assessors: Iterable[User] = (), industrial_assessors: Iterable[User] = ()) -> Challenge:
+    """A challenge at ``site`` with a draft charter and its rubric: the pack's (``pack_id``) or written ones.
 
     ``parties`` (industry_partner, provider, hub, mentor names) fills the
-    template's parties; a written ``charter`` carries its own.
+    template's parties; a written ``charter`` carries its own. A challenge on
+    real assets without a pack needs both ``charter`` and ``rubric``. The
+    rubric is copied into the challenge, so later edits of a pack do not
+    change how a running challenge is assessed.
     """
-    if pack_id is None and charter is None:
-        raise ChallengeError("a challenge needs a charter: give a lab pack id or a charter document")
+    if pack_id is None and (charter is None or rubric is None):
+        raise ChallengeError("a challenge needs a charter and a rubric: give a lab pack id, or both documents")
     if pack_id is not None:
         from labs.packs import load_pack
 
         pack = load_pack(pack_id)
         base = pack.charter.model_dump(mode="json", exclude={"template"})
         document = validate_charter({**base, **(charter or {}), "parties": {**base["parties"], **(parties or {})}})
+        rubric_doc = validate_rubric(rubric or pack.rubric.model_dump(mode="json"))
     else:
         document = validate_charter({**charter, **({"parties": parties} if parties else {})})
+        rubric_doc = validate_rubric(rubric)
     staff = [*mentors, *academic_assessors, *industrial_assessors]
     if len({u.id for u in staff}) != len(staff):
         raise ChallengeError("a staff member has one duty per challenge (mentor, academic or industrial assessor)")
@@ -96,7 +112,8 @@ def create_challenge(db: Session, name: str, site: str, *, pack_id: str | None =
         for u in users:
             db.execute(update(challenge_staff).where(challenge_staff.c.challenge_id == challenge.id,
                                                      challenge_staff.c.user_id == u.id).values(duty=duty.value))
-    db.add(Charter(challenge_id=challenge.id, pack_id=pack_id, document=document, sha256=ledger.sha256_of(document)))
+    db.add(Charter(challenge_id=challenge.id, pack_id=pack_id, document=document, sha256=ledger.sha256_of(document),
+                   rubric=rubric_doc))
     ledger.append(db, "challenge_created", f"challenge:{challenge.id}",
                   {"name": name, "site": site, "pack": pack_id, "charter_sha256": ledger.sha256_of(document)})
     db.commit()
@@ -212,7 +229,7 @@ def view(db: Session, challenge: Challenge) -> dict:
            "teams": [{"id": t.id, "name": t.name, "members": [m.id for m in t.members]} for t in challenge.teams],
            "staff": [{"user_id": uid, "email": emails.get(uid, ""), "duty": d.value} for uid, d in staff.items()]}
     if charter is not None:
-        out.update(pack=charter.pack_id, status=charter.status.value, charter=charter.document,
+        out.update(pack=charter.pack_id, status=charter.status.value, charter=charter.document, rubric=charter.rubric,
                    charter_sha256=charter.sha256, activated_at=_iso(charter.activated_at),
                    closed_at=_iso(charter.closed_at),
                    signatures=[{"party": s.party.value, "user_id": s.user_id, "signed_at": _iso(s.signed_at),

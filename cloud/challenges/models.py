@@ -51,6 +51,7 @@ class Charter(Base):
     pack_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     document: Mapped[dict] = mapped_column(JSON)
     sha256: Mapped[str] = mapped_column(String(64))
+    rubric: Mapped[dict] = mapped_column(JSON)
     status: Mapped[CharterStatus] = mapped_column(Enum(CharterStatus, name="charter_status"),
                                                   default=CharterStatus.draft)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -83,21 +84,24 @@ class SessionStatus(str, enum.Enum):
 
 
 class LabSession(Base):
-    """One run of a lab pack's scenario for one team; its data are at site ``site`` from edge ``edge``.
+    """One run of a lab pack's scenario for one team (``kind`` ``lab``), or a challenge window on
+    real assets (``kind`` ``window``); its data are at site ``site`` from edge ``edge``.
 
-    ``start_ns`` is the scenario's t = 0 on the epoch clock and ``speed`` the
-    scenario seconds per wall second, so scenario time ``t`` carries the
-    timestamp ``start_ns + t·1e9``. ``ground_truth`` stays hidden from
-    learners until the session is closed.
+    For a lab session ``start_ns`` is the scenario's t = 0 on the epoch clock
+    and ``speed`` the scenario seconds per wall second, so scenario time ``t``
+    carries the timestamp ``start_ns + t·1e9``; its ground truth comes from the
+    scenario. A window runs in real time and its ground truth is the fault and
+    maintenance events mentors log. Either stays hidden from learners until closed.
     """
 
     __tablename__ = "lab_sessions"
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="lab", server_default="lab")
     challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"), index=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
     pack_id: Mapped[str] = mapped_column(String(64))
     scenario: Mapped[str] = mapped_column(String(128))
-    site: Mapped[str] = mapped_column(String(64), unique=True)
+    site: Mapped[str] = mapped_column(String(64), index=True)
     edge: Mapped[str] = mapped_column(String(64))
     assets: Mapped[list] = mapped_column(JSON)
     speed: Mapped[float] = mapped_column(Float, default=1.0)

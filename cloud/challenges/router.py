@@ -96,7 +96,7 @@ def create_challenge(db: DB, who: Runs, body: ChallengeCreate) -> dict:
         teams_.append(team)
     challenge = domain_call(
         charters.create_challenge, db, body.name, body.site, pack_id=body.pack, charter=body.charter,
-        parties=body.parties, assets=body.assets, teams=teams_, mentors=mentors,
+        rubric=body.rubric, parties=body.parties, assets=body.assets, teams=teams_, mentors=mentors,
         academic_assessors=_users(db, body.academic_assessors, Role.assessor, "academic_assessors"),
         industrial_assessors=_users(db, body.industrial_assessors, Role.assessor, "industrial_assessors"))
     return charters.view(db, challenge)

@@ -27,6 +27,7 @@ class ChallengeCreate(_In):
     site: str = Field(description="slug of the SME plant or lab the challenge runs at")
     pack: str | None = Field(None, description="lab pack id (teachfab lab list); its charter is the template")
     charter: dict[str, Any] | None = Field(None, description="charter fields (docs/lab-packs.md); overrides the pack's")
+    rubric: dict[str, Any] | None = Field(None, description="rubric (docs/lab-packs.md); default: the pack's")
     parties: dict[str, str] | None = Field(None, description="industry_partner, provider, hub, mentor names")
     assets: list[str] = Field(default_factory=list, description="real assets of the site the challenge works on")
     teams: list[int] = Field(default_factory=list)
@@ -59,6 +60,25 @@ class SessionCreate(_In):
 
     team_id: int
     speed: float = Field(1.0, gt=0, le=50, description="scenario seconds per wall second (1: real time)")
+
+
+class WindowCreate(_In):
+    """Open a challenge window on real assets of the challenge for one of its teams."""
+
+    team_id: int
+    edge: str = Field(description="the registered edge of the challenge's site that reads these assets")
+    assets: list[str] = Field(default_factory=list, description="default: every asset of the challenge")
+
+
+class EventIn(_In):
+    """A fault, maintenance finding or regime change a mentor logs for a real asset (the ground truth)."""
+
+    asset: str
+    event: str = Field(min_length=2, max_length=100, description="e.g. outer_race, misalignment, load_change")
+    category: Literal["fault", "regime"]
+    start_ns: int = Field(gt=0, description="when it began (UTC epoch ns)")
+    end_ns: int | None = Field(None, description="when it ended (None: until the window closes)")
+    note: str = Field("", max_length=2000, description="how it was found, e.g. the maintenance work order")
 
 
 class DeployIn(_In):

@@ -20,8 +20,8 @@ from cloud.api.commands import hub_signer, sign_and_publish
 from cloud.challenges import assessment, ledger, sessions, sla
 from cloud.challenges.models import Evidence, LabSession, SessionStatus, Submission
 from cloud.challenges.router import ERRORS, Runs, domain_call, user_of, visible_challenge
-from cloud.challenges.schemas import (CredentialDecisionIn, DeployIn, FeedbackIn, ModerationIn, ScoreIn,
-                                      SessionCreate, SignOffIn, SubmissionIn)
+from cloud.challenges.schemas import (CredentialDecisionIn, DeployIn, EventIn, FeedbackIn, ModerationIn, ScoreIn,
+                                      SessionCreate, SignOffIn, SubmissionIn, WindowCreate)
 
 router = APIRouter(prefix="/api", tags=["sessions"])
 Deployers = Annotated[Principal, Depends(RoleGate(Role.hub_operator, Role.mentor, Role.learner))]
@@ -62,16 +62,20 @@ def spec_of(session: LabSession):
 
 
 async def close_and_score(app, session_id: int, user_id: int | None, wall_ns: int | None = None) -> None:
-    """Stop the session's simulator and edge, then close it and compute its evidence (write-once)."""
+    """Stop the session's simulator and edge, then close it and compute its evidence (write-once).
+
+    A challenge window on real assets has nothing to stop; it is closed and scored as it is.
+    """
     wall_ns = time.time_ns() if wall_ns is None else wall_ns
-    ran = await app.state.lab_runner.stop(session_id)
+    runner = app.state.lab_runner
+    ran = runner is not None and await runner.stop(session_id)
 
     def work() -> None:
         with app.state.sessions() as db:
             row = sessions.get_session(db, session_id)
             if row.status is not SessionStatus.running:
                 return
-            if not ran:  # nothing ran it here: its data are incomplete, so no evidence is computed
+            if row.kind == "lab" and not ran:  # nothing ran it here: its data are incomplete, so no evidence is computed
                 sessions.fail_session(db, row, "no runner on this hub (it restarted while the session ran); "
                                                "start a new session")
                 return
@@ -96,6 +100,23 @@ def start_session(request: Request, db: DB, who: Runs, challenge_id: int, body: 
     return sessions.view(row, show_truth=_sees_truth(who, row))
 
 
+@router.post("/challenges/{challenge_id}/windows", status_code=201, responses=ERRORS,
+             summary="Open a challenge window on real assets of the challenge for one of its teams; it is scored "
+                     "at close against the fault and maintenance events mentors log")
+def open_window(db: DB, who: Runs, challenge_id: int, body: WindowCreate) -> dict:
+    visible_challenge(db, who, challenge_id)
+    row = domain_call(sessions.open_window, db, challenge_id, body.team_id, user_of(db, who), body.edge, body.assets)
+    return sessions.view(row, show_truth=True)
+
+
+@router.post("/sessions/{session_id}/events", status_code=201, responses=ERRORS,
+             summary="Log a fault or regime change on a real asset of an open window (its ground truth; mentors)")
+def log_event(db: DB, who: Runs, session_id: int, body: EventIn) -> dict:
+    row = _visible(db, who, session_id)
+    return domain_call(sessions.log_event, db, row, user_of(db, who), body.asset, body.event, body.category,
+                       body.start_ns, body.end_ns, body.note)
+
+
 @router.get("/sessions", summary="Lab sessions in the caller's scope (a learner: their team's)")
 def list_sessions(db: DB, who: Anyone, challenge: int | None = None) -> list[dict]:
     return [sessions.view(s, _sees_truth(who, s)) for s in sessions.list_sessions(db, who.scope, challenge)]
@@ -115,7 +136,8 @@ def close_session(request: Request, db: DB, who: Runs, session_id: int) -> dict:
     row = _visible(db, who, session_id)
     if row.status is not SessionStatus.running:
         raise HTTPException(status.HTTP_409_CONFLICT, f"session {session_id} is {row.status.value} already")
-    _runner(request)
+    if row.kind == "lab":
+        _runner(request)
     anyio.from_thread.run(close_and_score, request.app, session_id, who.user_id, time.time_ns())
     db.expire_all()
     return sessions.view(_visible(db, who, session_id), show_truth=True)

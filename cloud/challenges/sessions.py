@@ -102,6 +102,60 @@ def start_session(db: Session, challenge_id: int, team_id: int, user: User, spee
     return session
 
 
+def open_window(db: Session, challenge_id: int, team_id: int, user: User, edge: str,
+                assets: list[str] | None = None, start_ns: int | None = None) -> LabSession:
+    """Open a challenge window on real assets: scored at close against the events mentors log.
+
+    The window watches ``assets`` (default: all of the challenge's) as
+    published by ``edge``, a registered edge of the challenge's site.
+    """
+    charter = get_charter(db, challenge_id)
+    if charter.status is not CharterStatus.active:
+        raise ChallengeError(f"the challenge is {charter.status.value}; windows open only in an active one")
+    challenge = db.get(Challenge, challenge_id)
+    if team_id not in {t.id for t in challenge.teams}:
+        raise ChallengeError(f"team {team_id} does not work on challenge {challenge_id}")
+    own = [a.name for a in challenge.assets]
+    assets = list(assets or own)
+    if not assets or set(assets) - set(own):
+        raise ChallengeError(f"a window watches assets of the challenge {own}, got {assets}")
+    site = challenge.site.slug
+    if edge not in {e.edge_id for e in registry.list_edges(db, site)}:
+        raise ChallengeError(f"edge {edge!r} is not registered at site {site!r}")
+    start_ns = time.time_ns() if start_ns is None else start_ns
+    window = LabSession(kind="window", challenge_id=challenge_id, team_id=team_id, pack_id=charter.pack_id or "",
+                        scenario="", site=site, edge=edge, assets=assets, speed=1.0, started_by=user.id,
+                        start_ns=start_ns, duration_s=0.0, ground_truth=[])
+    db.add(window)
+    db.flush()
+    ledger.append(db, "window_opened", f"session:{window.id}",
+                  {"challenge": challenge_id, "team": team_id, "site": site, "edge": edge, "assets": assets,
+                   "start_ns": start_ns, "by": user.id})
+    db.commit()
+    return window
+
+
+def log_event(db: Session, session: LabSession, user: User, asset: str, event: str, category: str,
+              start_ns: int, end_ns: int | None = None, note: str = "") -> dict:
+    """A mentor logs a fault or regime change on a real asset of an open window (its ground truth)."""
+    if session.kind != "window":
+        raise ChallengeError(f"session {session.id} is a lab session: its ground truth comes from the simulator")
+    if session.status is not SessionStatus.running:
+        raise ChallengeError(f"window {session.id} is {session.status.value}; log events while it is open")
+    if duties(db, session.challenge_id).get(user.id) is not Duty.mentor and Role.hub_operator not in user.roles:
+        raise PermissionError(f"{user.email} is not a mentor of challenge {session.challenge_id}")
+    if asset not in session.assets:
+        raise ChallengeError(f"asset {asset!r} is not watched by window {session.id}; it watches {session.assets}")
+    if end_ns is not None and end_ns <= start_ns:
+        raise ValueError(f"end_ns must be after start_ns, got {start_ns} .. {end_ns}")
+    row = {"event": event, "category": category, "asset": asset, "start_ns": start_ns, "end_ns": end_ns,
+           "note": note, "logged_by": user.id}
+    session.ground_truth = [*session.ground_truth, row]  # a new list, so the JSON column is written
+    ledger.append(db, "event_logged", f"session:{session.id}", row)
+    db.commit()
+    return row
+
+
 def _record_deployment(db: Session, session: LabSession, user: User | None, asset: str, cfg: PipelineConfig,
                        bundle_id: str | None, active_ns: int) -> Deployment:
     doc = cfg.model_dump(mode="json")
@@ -157,8 +211,9 @@ def close_session(db: Session, session: LabSession, store, user: User | None, wa
     """Close a running session at ``wall_ns`` (default now, at most the scenario's end) and store its evidence."""
     if session.status is not SessionStatus.running:
         raise ChallengeError(f"session {session.id} is {session.status.value} already")
-    end = min(session.scenario_ns(time.time_ns() if wall_ns is None else wall_ns),
-              session.start_ns + int(session.duration_s * 1e9))
+    end = session.scenario_ns(time.time_ns() if wall_ns is None else wall_ns)
+    if session.kind == "lab":  # a scenario ends; a window on real assets closes when the mentor says
+        end = min(end, session.start_ns + int(session.duration_s * 1e9))
     session.end_ns, session.status, session.closed_at = end, SessionStatus.closed, utcnow()
     criteria = get_charter(db, session.challenge_id).document["acceptance"]
     for asset in session.assets:
@@ -209,9 +264,13 @@ def evidence_document(session: LabSession, asset: str, deployments: list[Deploym
         ev = score_session(truth, alerts, drift, asset=asset, start_ns=lo, end_ns=hi)
         segments.append({"pipeline": _pipeline_ref(dep), "start_ns": lo, "end_ns": hi, "evidence": ev,
                          "acceptance": check_acceptance(ev, criteria)})
+    if not segments:  # a window where nobody deployed: the edge's own pipeline, lineage from its birth message
+        ev = score_session(truth, alerts, drift, asset=asset, start_ns=start, end_ns=end)
+        segments.append({"pipeline": None, "start_ns": start, "end_ns": end, "evidence": ev,
+                         "acceptance": check_acceptance(ev, criteria)})
     whole = score_session(truth, alerts, drift, asset=asset, start_ns=start, end_ns=end)
-    return {"session": session.id, "challenge": session.challenge_id, "team": session.team_id,
-            "pack": session.pack_id, "scenario": session.scenario, "asset": asset, "site": session.site,
+    return {"session": session.id, "kind": session.kind, "challenge": session.challenge_id, "team": session.team_id,
+            "pack": session.pack_id or None, "scenario": session.scenario, "asset": asset, "site": session.site,
             "start_ns": start, "end_ns": end, "speed": session.speed, "ground_truth": truth,
             "acceptance_criteria": criteria, "final": segments[-1] if segments else None,
             "segments": segments, "whole_session": {"evidence": whole,
@@ -229,7 +288,8 @@ def list_sessions(db: Session, scope, challenge_id: int | None = None) -> list[L
 
 def view(session: LabSession, show_truth: bool) -> dict:
     """The session as the API shows it; the ground truth only when ``show_truth``."""
-    return {"id": session.id, "challenge": session.challenge_id, "team": session.team_id, "pack": session.pack_id,
+    return {"id": session.id, "kind": session.kind, "challenge": session.challenge_id, "team": session.team_id,
+            "pack": session.pack_id or None,
             "scenario": session.scenario, "site": session.site, "edge": session.edge, "assets": session.assets,
             "speed": session.speed, "status": session.status.value, "started_at": session.started_at.isoformat(),
             "start_ns": session.start_ns, "duration_s": session.duration_s, "end_ns": session.end_ns,

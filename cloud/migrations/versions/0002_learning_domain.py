@@ -44,6 +44,7 @@ def upgrade() -> None:
     sa.Column('pack_id', sa.String(length=64), nullable=True),
     sa.Column('document', sa.JSON(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('rubric', sa.JSON(), nullable=False),
     sa.Column('status', sa.Enum('draft', 'signed', 'active', 'closed', name='charter_status'), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('activated_at', sa.DateTime(timezone=True), nullable=True),
@@ -53,6 +54,7 @@ def upgrade() -> None:
     )
     op.create_table('lab_sessions',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), server_default='lab', nullable=False),
     sa.Column('challenge_id', sa.Integer(), nullable=False),
     sa.Column('team_id', sa.Integer(), nullable=False),
     sa.Column('pack_id', sa.String(length=64), nullable=False),
@@ -73,11 +75,11 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['challenge_id'], ['challenges.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['started_by'], ['users.id'], ),
     sa.ForeignKeyConstraint(['team_id'], ['teams.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('site')
+    sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('lab_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_lab_sessions_challenge_id'), ['challenge_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_lab_sessions_site'), ['site'], unique=False)
         batch_op.create_index(batch_op.f('ix_lab_sessions_team_id'), ['team_id'], unique=False)
 
     op.create_table('assessment_scores',
@@ -258,6 +260,7 @@ def downgrade() -> None:
 
     op.drop_table('assessment_scores')
     with op.batch_alter_table('lab_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_lab_sessions_site'))
         batch_op.drop_index(batch_op.f('ix_lab_sessions_team_id'))
         batch_op.drop_index(batch_op.f('ix_lab_sessions_challenge_id'))
 
