@@ -1,5 +1,10 @@
 """Declared per-asset pipelines: windows → feature set → scaler → detector → threshold → events.
 
+A window is cut from one waveform channel (vibration sets), from three
+aligned phase currents (``motor_current``) or, for ``thermal``, from scalar
+temperature, load and ambient readings over ``thermal.period_s`` (see
+:mod:`edge_agent.thermal_input`).
+
 A pipeline is data (YAML or JSON), chosen from registries — feature sets
 (:data:`edge_agent.features.sets.FEATURE_SETS`), scalers, detectors and
 threshold policies (:mod:`edge_agent.models`), drift detectors
@@ -24,6 +29,19 @@ Example ``pipeline.yaml``::
       - {target: rms, detector: adwin, params: {delta: 0.002}}
       - {target: score, detector: page_hinkley}
     lineage: {author: ana, parent: 3f9c0d1e2a4b5c6d}
+
+A thermal pipeline (the cooling-failure lab pack's starter)::
+
+    name: winding-thermal
+    feature_set: thermal
+    thermal: {temperature: winding_temperature, load: load, load_scale: 0.01, ambient_c: 20, learn_s: 900}
+    features: [temperature_residual]
+    detector: {name: zscore}
+    threshold: 8.0
+    warmup: 30
+    learn_after_warmup: false
+    drift:
+      - {target: load, detector: page_hinkley, params: {min_instances: 6}}
 """
 
 from __future__ import annotations
@@ -39,7 +57,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edge_agent.features.sets import FEATURE_SETS, FeatureContext
+from edge_agent.features.sets import FEATURE_SETS, FeatureContext, linear_features
+from edge_agent.thermal_input import ThermalInputs, ThermalWindows
 from firmware_adapters.sample import Sample
 from simulators.bearing import bearing_by_name
 
@@ -59,7 +78,7 @@ class StepSpec(_Strict):
 
 
 class DriftSpec(_Strict):
-    """A drift monitor on one feature or on ``score``.
+    """A drift monitor on one feature, on ``score`` or (thermal pipelines) on an input channel.
 
     ``standardise``: scale values by the mean and standard deviation of the
     first N windows before the detector sees them (ADWIN's and
@@ -92,12 +111,16 @@ class PipelineConfig(_Strict):
         Waveform channel analysed by a vibration set.
     channels : list of str or None
         The three phase-current channels (a, b, c) of a ``motor_current`` set.
+    thermal : ThermalInputs or None
+        Channels (temperature, load, ambient) and model settings of a
+        ``thermal`` set; see :mod:`edge_agent.thermal_input`.
     window : int
-        Samples per analysis window (non-overlapping).
+        Samples per analysis window (non-overlapping); a thermal window is
+        ``thermal.period_s`` long instead.
     rpm, bearing, band : float, str, (float, float) or None
         Shaft speed, bearing designation and demodulation band (default 15-40 % of fs).
     feature_set : str
-        Name in ``FEATURE_SETS``: a vibration set, or ``motor_current``.
+        Name in ``FEATURE_SETS``: a vibration set, ``motor_current`` or ``thermal``.
     supply_hz, pole_pairs : float, int or None
         Motor supply frequency (required by ``motor_current``) and pole
         pairs (with ``rpm``, gives the slip for the rotor-bar sidebands).
@@ -116,7 +139,9 @@ class PipelineConfig(_Strict):
     confirm, clear : int
         Consecutive anomalous windows that open an alert episode / normal ones that close it.
     drift : list of DriftSpec
-        Drift monitors.
+        Drift monitors: on a feature of the set (selected in ``features`` or
+        not), on ``score``, or on an input channel of a thermal pipeline
+        (e.g. the load: a change of operating regime).
     lineage : Lineage
         Not part of the hash.
     """
@@ -124,6 +149,7 @@ class PipelineConfig(_Strict):
     name: str = "bearing-zscore"
     channel: str = "vibration_de"
     channels: list[str] | None = None
+    thermal: ThermalInputs | None = None
     window: int = Field(8192, ge=256, le=1 << 20)
     rpm: float = Field(1797.0, gt=0)
     bearing: str = "6205"
@@ -154,14 +180,19 @@ class PipelineConfig(_Strict):
         from edge_agent.models import MODELS, SCALERS, THRESHOLDS
 
         fset = FEATURE_SETS.get(self.feature_set)
-        if fset is None or fset.inputs not in ("vibration", "current"):
-            known = [n for n, s in FEATURE_SETS.items() if s.inputs in ("vibration", "current")]
+        if fset is None or fset.inputs not in ("vibration", "current", "thermal"):
+            known = [n for n, s in FEATURE_SETS.items() if s.inputs in ("vibration", "current", "thermal")]
             raise ValueError(f"feature_set {self.feature_set!r} unknown for a pipeline; known: {known}")
         if fset.inputs == "current":
             if not self.channels or len(self.channels) != 3 or self.supply_hz is None:
                 raise ValueError(f"feature_set {self.feature_set!r} needs channels: [phase a, b, c] and supply_hz")
-            if self.features == DEFAULT_FEATURES:
-                self.features = None  # the vibration default does not apply
+        if fset.inputs == "thermal" and self.thermal is None:
+            raise ValueError(f"feature_set {self.feature_set!r} needs thermal: {{temperature: <channel>, "
+                             f"load: <channel>, ambient: <channel> or ambient_c: <degC>}}")
+        if fset.inputs != "thermal" and self.thermal is not None:
+            raise ValueError(f"thermal settings apply to feature_set 'thermal' only, not {self.feature_set!r}")
+        if fset.inputs != "vibration" and self.features == DEFAULT_FEATURES:
+            self.features = None  # the vibration default does not apply
         names = set(fset.names(self.context(51200.0)))
         unknown = sorted(set(self.features or []) - names)
         if unknown:
@@ -170,22 +201,31 @@ class PipelineConfig(_Strict):
                                      ("threshold", self.threshold, THRESHOLDS)):
             if isinstance(spec, StepSpec) and spec.name not in registry:
                 raise ValueError(f"{what} {spec.name!r} unknown; known: {sorted(registry)}")
+        inputs = set(self.thermal.channels) if self.thermal is not None else set()
         for d in self.drift:
             if d.detector not in DRIFT_DETECTORS:
                 raise ValueError(f"drift detector {d.detector!r} unknown; known: {sorted(DRIFT_DETECTORS)}")
-            if d.target != "score" and d.target not in names:
-                raise ValueError(f"drift target {d.target!r} is neither 'score' nor a feature of {self.feature_set!r}")
+            if d.target != "score" and d.target not in names | inputs:
+                also = f" nor one of its input channels {sorted(inputs)}" if inputs else ""
+                raise ValueError(f"drift target {d.target!r} is neither 'score' nor a feature of "
+                                 f"{self.feature_set!r}{also}")
         return self
 
     def context(self, fs: float) -> FeatureContext:
         """The feature context of this pipeline at sample rate ``fs``."""
+        th = self.thermal
         return FeatureContext(fs=fs, rpm=self.rpm, bearing=bearing_by_name(self.bearing), band=self.band,
-                              supply_hz=self.supply_hz, pole_pairs=self.pole_pairs)
+                              supply_hz=self.supply_hz, pole_pairs=self.pole_pairs,
+                              thermal_r_k_per_w=th.r_k_per_w if th else None, thermal_tau_s=th.tau_s if th else None,
+                              rated_loss_w=th.rated_loss_w if th else None)
 
     @property
     def inputs(self) -> list[str]:
-        """Waveform channels one window is cut from, in order."""
-        return list(self.channels) if FEATURE_SETS[self.feature_set].inputs == "current" else [self.channel]
+        """Channels one window is cut from, in order (thermal: scalar temperature, load, ambient)."""
+        kind = FEATURE_SETS[self.feature_set].inputs
+        if kind == "thermal":
+            return self.thermal.channels
+        return list(self.channels) if kind == "current" else [self.channel]
 
     def config_hash(self) -> str:
         """Content hash (16 hex digits) of everything but the lineage.
@@ -195,8 +235,13 @@ class PipelineConfig(_Strict):
         >>> a, b = PipelineConfig(), PipelineConfig(lineage={"author": "ana"})
         >>> a.config_hash() == b.config_hash() != PipelineConfig(warmup=40).config_hash()
         True
+        >>> th = {"feature_set": "thermal", "thermal": {"temperature": "t", "load": "load", "ambient_c": 20}}
+        >>> PipelineConfig(**th).config_hash() != PipelineConfig(**{**th, "thermal": {
+        ...     "temperature": "t", "load": "load", "ambient_c": 20, "learn_s": 900}}).config_hash()
+        True
         """
-        doc = self.model_dump(mode="json", exclude={"lineage"})
+        # a pipeline without thermal settings hashes as it did before they existed
+        doc = self.model_dump(mode="json", exclude={"lineage"} | ({"thermal"} if self.thermal is None else set()))
         return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
     def describe(self) -> dict:
@@ -266,6 +311,9 @@ class AssetPipeline:
     >>> out = p.push(Sample("m1", "vibration_de", 0, 12000.0, rng.normal(size=2048), "g"))
     >>> [type(r).__name__ for r in out]
     ['FeatureRecord', 'FeatureRecord']
+
+    ``windows`` counts every window; ``judged`` those the detector saw (a
+    thermal window before its model is known is not shown to it).
     """
 
     asset: str
@@ -274,6 +322,7 @@ class AssetPipeline:
     threshold: object = field(default=None, init=False)
     monitors: list = field(default_factory=list, init=False)
     windows: int = field(default=0, init=False)
+    judged: int = field(default=0, init=False)
     in_alert: bool = field(default=False, init=False)
     gaps: int = field(default=0, init=False)
     scalars: dict[str, float] = field(default_factory=dict, init=False)
@@ -289,6 +338,8 @@ class AssetPipeline:
             if cfg.detector.name == "zscore":
                 params.setdefault("features", tuple(cfg.features) if cfg.features else None)
                 params.setdefault("warmup", cfg.warmup)
+                names = cfg.features or FEATURE_SETS[cfg.feature_set].names(cfg.context(51200.0))
+                params.setdefault("linear", linear_features(names) or None)
             self.detector = MODELS[cfg.detector.name](**params)
             if cfg.scaler is not None:
                 self.detector = SCALERS[cfg.scaler.name](**cfg.scaler.params) | self.detector
@@ -298,6 +349,7 @@ class AssetPipeline:
         self.monitors = [DriftMonitor(d.target, d.detector, d.params, standardise=d.standardise, asset=self.asset)
                          for d in cfg.drift]
         self._fset = FEATURE_SETS[cfg.feature_set]
+        self._thermal = ThermalWindows(cfg.thermal) if cfg.thermal is not None else None
         self._ctx: FeatureContext | None = None
         self._inputs = cfg.inputs
         self._buffers: dict[str, list[np.ndarray]] = {c: [] for c in self._inputs}
@@ -309,8 +361,12 @@ class AssetPipeline:
     # ------------------------------------------------------------- streaming
     def push(self, sample: Sample) -> list[FeatureRecord | AlertRecord | DriftRecord]:
         """Take one block; return the records of every window it completed."""
-        if sample.rate <= 0:
+        if sample.rate <= 0 and sample.values.size:
             self.scalars[sample.channel] = float(sample.values[-1])
+        if self._thermal is not None:
+            return [rec for end_ns, feats, ready in self._thermal.push(sample)
+                    for rec in self._judge(feats, end_ns, ready)]
+        if sample.rate <= 0:
             return []
         if sample.channel not in self._buffers:
             return []
@@ -345,35 +401,43 @@ class AssetPipeline:
         self._expected_ns.clear()
         self._start_ns = None
 
-    def _features(self, x: np.ndarray, fs: float) -> dict[str, float]:
-        if self._ctx is None or self._ctx.fs != fs:
-            self._ctx = self.config.context(fs)
-        feats = self._fset.compute(x, self._ctx)
-        if self.config.features:
-            feats = {k: feats[k] for k in self.config.features}
-        return feats
-
     def _window(self, x: np.ndarray, fs: float, end_ns: int) -> list:
         self.last_window = (end_ns, fs, x)
-        feats = self._features(x, fs)
-        learning = self.windows < self.config.warmup
+        if self._ctx is None or self._ctx.fs != fs:
+            self._ctx = self.config.context(fs)
+        return self._judge(self._fset.compute(x, self._ctx), end_ns)
+
+    def _judge(self, computed: dict[str, float], end_ns: int, ready: bool = True) -> list:
+        """Score, learn, monitor and alert on the features of one window.
+
+        ``ready`` is False while the features are not all defined yet (a
+        thermal model still being fitted): the detector neither sees nor
+        learns such a window, and it counts as learning.
+        """
+        cfg = self.config
         self.windows += 1
-        score = float(self.detector.score_one(feats))
-        judged = self.threshold.update(score)  # an adaptive threshold learns healthy scores
-        anomalous = judged and not learning
-        if not anomalous and (learning or self.config.learn_after_warmup):
-            self.detector.learn_one(feats)  # never learn the fault as normal
+        learning = not ready or self.judged < cfg.warmup
+        feats = {k: computed[k] for k in cfg.features if k in computed} if cfg.features else computed
+        score, anomalous = 0.0, False
+        if ready:
+            self.judged += 1
+            score = float(self.detector.score_one(feats))
+            judged = self.threshold.update(score)  # an adaptive threshold learns healthy scores
+            anomalous = judged and not learning
+            if not anomalous and (learning or cfg.learn_after_warmup):
+                self.detector.learn_one(feats)  # never learn the fault as normal
         record = {**feats, **self.scalars}
         out: list = [FeatureRecord(end_ns, record, score, _finite(self.threshold.value), learning)]
+        watched = {**self.scalars, **(self._thermal.readings if self._thermal else {}), **computed}
         for mon in self.monitors:
-            if (mon.target != "score" or not learning) and mon.update_record(feats, score, ts=end_ns):
+            if (mon.target != "score" or not learning) and mon.update_record(watched, score, ts=end_ns):
                 out.append(DriftRecord(mon.last_event))
         self._above = self._above + 1 if anomalous else 0
         self._below = 0 if anomalous else self._below + 1
-        if not self.in_alert and self._above >= self.config.confirm:
+        if not self.in_alert and self._above >= cfg.confirm:
             self.in_alert = True
             out.append(AlertRecord(end_ns, score, float(self.threshold.value), record, self._message(score, feats)))
-        elif self.in_alert and self._below >= self.config.clear:
+        elif self.in_alert and self._below >= cfg.clear:
             self.in_alert = False
         return out
 
@@ -387,14 +451,14 @@ class AssetPipeline:
 
     # ------------------------------------------------------------- state
     def snapshot(self) -> bytes:
-        """The learnt state (detector, threshold, drift monitors, counters) as bytes.
+        """The learnt state (detector, threshold, drift monitors, thermal model, counters) as bytes.
 
         Snapshots are local agent state written by the agent itself; never
         restore one received over the network (it is a pickle).
         """
         state = {"hash": self.config.config_hash(), "saved_ns": time.time_ns(), "detector": self.detector,
                  "threshold": self.threshold, "monitors": self.monitors, "windows": self.windows,
-                 "in_alert": self.in_alert}
+                 "judged": self.judged, "in_alert": self.in_alert, "thermal": self._thermal}
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
     def restore(self, blob: bytes) -> None:
@@ -404,3 +468,6 @@ class AssetPipeline:
             raise ValueError(f"snapshot is of pipeline {state.get('hash')}, not {self.config.config_hash()}")
         self.detector, self.threshold, self.monitors = state["detector"], state["threshold"], state["monitors"]
         self.windows, self.in_alert = state["windows"], state["in_alert"]
+        self.judged = state.get("judged", self.windows)  # snapshots from before thermal windows
+        if self._thermal is not None and state.get("thermal") is not None:
+            self._thermal = state["thermal"]

@@ -78,3 +78,40 @@ def test_gap_restarts_window():
     pipe.push(Sample("m1", "vibration_de", 0, 12000.0, x, "g"))
     pipe.push(Sample("m1", "vibration_de", 10**9, 12000.0, x, "g"))  # 0.9 s missing
     assert pipe.gaps == 1
+
+
+def test_linear_features_are_taken_as_they_are_on_the_log_scale():
+    rng = np.random.default_rng(4)
+    det = LogZScoreDetector(warmup=20, linear=("sideband_db",))
+    for _ in range(100):
+        det.learn_one({"rms": 10.0 * np.exp(rng.normal(0, 0.05)), "sideband_db": rng.normal(-90.0, 1.0)})
+    z = det.z_scores({"rms": 10.0, "sideband_db": -45.0})
+    assert z["sideband_db"] == pytest.approx(45.0, rel=0.2)  # 45 dB up with ~1 dB of scatter
+    assert abs(z["rms"]) < 1.0
+    # without it a negative level is clamped to 1e-12 before the log: a rise of 45 dB is invisible
+    blind = LogZScoreDetector(warmup=20)
+    for _ in range(100):
+        blind.learn_one({"sideband_db": rng.normal(-90.0, 1.0)})
+    assert blind.score_one({"sideband_db": -45.0}) == 0.0
+    with pytest.raises(ValueError, match="linear must be a sequence of feature names"):
+        LogZScoreDetector(linear="sideband_db")
+
+
+def test_pipeline_gives_the_detector_the_linear_features_of_its_set():
+    cfg = PipelineConfig(features=["rms", "mean", "skewness", "kurtosis"])
+    assert AssetPipeline("m1", cfg).detector.linear == ("mean", "skewness")
+    assert AssetPipeline("m1", PipelineConfig(feature_set="time", features=None)).detector.linear == ("mean", "skewness")
+
+
+def test_snapshot_from_before_linear_features_still_scores():
+    import pickle
+
+    det = LogZScoreDetector(warmup=3)
+    for v in (1.0, 1.1, 0.9, 1.05):
+        det.learn_one({"rms": v})
+    state = dict(det.__dict__)
+    del state["linear"], state["_linear"]  # as pickled by the previous version
+    old = LogZScoreDetector.__new__(LogZScoreDetector)
+    old.__setstate__(state)
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.linear is None and restored.score_one({"rms": 1.0}) == det.score_one({"rms": 1.0})

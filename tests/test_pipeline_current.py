@@ -2,10 +2,11 @@
 
 import pytest
 
-from edge_agent.pipeline import AlertRecord, AssetPipeline, FeatureRecord, PipelineConfig
+from edge_agent.pipeline import AlertRecord, AssetPipeline, DriftRecord, FeatureRecord, PipelineConfig
 from firmware_adapters.sample import Sample
 from simulators.faults import FaultEvent
 from simulators.motor_current import InductionMotor
+from simulators.regimes import RegimeEvent
 
 PHASES = ["current_a", "current_b", "current_c"]
 
@@ -42,3 +43,20 @@ def test_current_pipeline_config_is_checked():
         PipelineConfig(feature_set="motor_current", supply_hz=50.0)
     with pytest.raises(ValueError, match="not in feature set 'motor_current'"):
         PipelineConfig(feature_set="motor_current", channels=PHASES, supply_hz=50.0, features=["kurtosis"])
+
+
+def test_drift_monitor_watches_a_feature_the_detector_does_not_see():
+    # the load shows in the phase RMS; the detector sees only the sideband level (dB, taken as it is)
+    motor = InductionMotor("motor-1", fs=5000.0, supply_hz=50.0, pole_pairs=2, load=0.9, seed=2,
+                           regimes=[RegimeEvent(100.0, {"load": 0.5}, ramp_s=5.0)])
+    config = PipelineConfig(name="mcsa", feature_set="motor_current", channels=PHASES, supply_hz=50.0,
+                            pole_pairs=2, rpm=1455.0, window=50000, warmup=6, features=["sideband_db"],
+                            threshold=8.0, drift=[{"target": "rms_a", "detector": "page_hinkley",
+                                                   "params": {"min_instances": 6}, "standardise": 6}])
+    pipe, out = _run(motor, 160.0, config)
+    assert pipe.detector.linear == ("sideband_db",)
+    records = [r for r in out if isinstance(r, FeatureRecord)]
+    assert all(set(r.features) >= {"sideband_db"} and "rms_a" not in r.features for r in records)
+    (drift,) = [r.event for r in out if isinstance(r, DriftRecord)]
+    assert drift.target == "rms_a" and 100e9 < drift.ts <= 120e9
+    assert not [r for r in out if isinstance(r, AlertRecord)]

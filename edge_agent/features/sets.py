@@ -6,7 +6,8 @@ currents; ``"thermal"``: a :class:`~edge_agent.features.thermal.ThermalTracker`
 or ``(t_ns, temperature, load, ambient)`` rows), ``names(ctx)`` and
 ``compute(data, ctx)``. The registry is an explicit dict (no namespace
 scanning): add a set by adding a line. Feature names parse back to their
-parameters with :func:`parse_feature_name`.
+parameters with :func:`parse_feature_name`; :func:`linear_features` names
+those a log-scale detector must take as they are.
 
 Examples
 --------
@@ -246,6 +247,26 @@ _PARAM_PATTERNS = (
     (re.compile(r"order_(?P<order>[0-9]+)x"), "order", int),
     (re.compile(r"thd_(?P<first>[0-9]+)_(?P<last>[0-9]+)"), "thd", int),
 )
+
+
+#: Features that may be zero or negative: signed statistics, temperatures in degC, rates, model residuals.
+_SIGNED = frozenset({"mean", "skewness", *thermal.THERMAL_FEATURES})
+
+
+def linear_features(names) -> tuple[str, ...]:
+    """The names among ``names`` whose values must not be log-transformed.
+
+    Levels in dB (``*_db``) are logarithms already and usually negative;
+    signed quantities (mean, skewness, temperature rate and residual) and
+    temperatures in degC can be zero or negative. Everything else a feature
+    set returns is a positive magnitude (RMS, amplitudes, ratios, energies).
+
+    Examples
+    --------
+    >>> linear_features(["rms_a", "sideband_db", "i2_i1", "temperature_residual", "kurtosis"])
+    ('sideband_db', 'temperature_residual')
+    """
+    return tuple(n for n in names if n.endswith("_db") or n in _SIGNED)
 
 
 def parse_feature_name(name: str) -> tuple[str, dict[str, float]]:

@@ -17,7 +17,10 @@ exactly between samples with the inputs held, and the residual ``T −
 T_model`` rises when a developing fault adds friction or the cooling fails,
 while load and ambient swings — which the model follows — leave it near 0.
 The rate of change is the Theil–Sen slope (median of pairwise slopes) over
-the last ``rate_window_s`` seconds, robust to single-sample spikes.
+the last ``rate_window_s`` seconds, robust to single-sample spikes; past
+:data:`RATE_POINTS` readings in the window, that many evenly spread ones
+enter it (the pairs grow with the square of the readings: 3000 readings at
+10 Hz would be 4.5 million pairs, ~100 MB, per window).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import numpy as np
 
 #: Names produced by :meth:`ThermalTracker.features`, in order.
 THERMAL_FEATURES = ("temperature", "temperature_rate_k_per_min", "temperature_residual")
+#: Most readings that enter the Theil–Sen rate (32 640 pairs).
+RATE_POINTS = 256
 
 
 class ThermalTracker:
@@ -122,10 +127,15 @@ class ThermalTracker:
         return dict(zip(THERMAL_FEATURES, (self._last[1], 60.0 * self.rate_k_per_s(), float(residual))))
 
     def rate_k_per_s(self) -> float:
-        """Theil–Sen slope of the temperatures of the last ``rate_window_s`` seconds (K/s)."""
+        """Theil–Sen slope of the temperatures of the last ``rate_window_s`` seconds (K/s).
+
+        Over at most :data:`RATE_POINTS` readings, evenly spread, first and last included.
+        """
         if len(self._recent) < 2:
             return 0.0
         arr = np.array(self._recent)
+        if arr.shape[0] > RATE_POINTS:
+            arr = arr[np.linspace(0, arr.shape[0] - 1, RATE_POINTS).round().astype(np.intp)]
         i, j = np.triu_indices(arr.shape[0], k=1)
         return float(np.median((arr[j, 1] - arr[i, 1]) / (arr[j, 0] - arr[i, 0])))
 

@@ -12,23 +12,31 @@ class LogZScoreDetector(Estimator):
 
     Condition indicators such as RMS, kurtosis or envelope amplitudes are
     positive and skewed; their logarithms are close to normal, so a z-score
-    on the log scale treats a doubling the same at any level. The mean and
-    variance of each feature are learnt online (Welford's algorithm), so the
-    model follows river's protocol: ``learn_one(x)`` updates, ``score_one(x)``
-    returns a float, higher meaning more anomalous.
+    on the log scale treats a doubling the same at any level. Features that
+    are already logarithmic (levels in dB) or may be zero or negative (a
+    mean, a skewness, a temperature residual) are named in ``linear`` and
+    taken as they are. The mean and variance of each feature are learnt
+    online (Welford's algorithm), so the model follows river's protocol:
+    ``learn_one(x)`` updates, ``score_one(x)`` returns a float, higher
+    meaning more anomalous.
 
     Parameters
     ----------
     features : tuple of str or None
         Features to use; ``None`` uses every key of the first learnt dict.
     log : bool
-        Take ``log`` of the features (they must then be positive).
+        Take ``log`` of the features not named in ``linear`` (a value <= 0
+        is taken as 1e-12, e.g. an amplitude that is exactly zero).
     warmup : int
         Observations to learn before scores are non-zero.
     min_rel_std : float
         Floor of each standard deviation relative to the mean magnitude, so
         a feature that happened not to vary during learning cannot make a
         tiny change look huge.
+    linear : tuple of str or None
+        Features never log-transformed: values in dB, signed values.
+        Declared pipelines fill it from the feature set
+        (:func:`edge_agent.features.sets.linear_features`).
 
     Examples
     --------
@@ -41,6 +49,14 @@ class LogZScoreDetector(Estimator):
     True
     >>> det.score_one({"rms": 1.0, "kurtosis": 9.0}) > 8
     True
+
+    A sideband level in dB is negative; taken as it is, a rise of 40 dB stands out:
+
+    >>> det = LogZScoreDetector(warmup=20, linear=("sideband_db",))
+    >>> for _ in range(50):
+    ...     det.learn_one({"sideband_db": rng.gauss(-90.0, 1.0)})
+    >>> det.score_one({"sideband_db": -50.0}) > 30
+    True
     """
 
     def __init__(
@@ -49,6 +65,7 @@ class LogZScoreDetector(Estimator):
         log: bool = True,
         warmup: int = 30,
         min_rel_std: float = 0.01,
+        linear: tuple[str, ...] | None = None,
     ) -> None:
         if warmup < 2:
             raise ValueError(f"warmup must be at least 2, got {warmup}")
@@ -56,10 +73,20 @@ class LogZScoreDetector(Estimator):
         self.log = log
         self.warmup = warmup
         self.min_rel_std = min_rel_std
+        if isinstance(linear, str):
+            raise ValueError(f"linear must be a sequence of feature names, got the string {linear!r}")
+        self.linear = tuple(linear) if linear is not None else None
+        self._linear = frozenset(self.linear or ())
         self._names = self.features  # the parameter stays as given, so clone() is unfitted
         self._n = 0
         self._mean: dict[str, float] = {}
         self._m2: dict[str, float] = {}
+
+    def __setstate__(self, state: dict) -> None:
+        # a snapshot pickled before ``linear`` existed logs every feature, as it did then
+        state.setdefault("linear", None)
+        state.setdefault("_linear", frozenset(state["linear"] or ()))
+        self.__dict__.update(state)
 
     @property
     def n_learnt(self) -> int:
@@ -73,7 +100,7 @@ class LogZScoreDetector(Estimator):
             if name not in x:
                 raise ValueError(f"feature {name!r} missing from observation with keys {sorted(x)}")
             v = float(x[name])
-            if self.log:
+            if self.log and name not in self._linear:
                 if v <= 0.0:
                     v = 1e-12
                 v = math.log(v)
@@ -101,7 +128,7 @@ class LogZScoreDetector(Estimator):
             mean = self._mean[name]
             std = math.sqrt(self._m2[name] / (self._n - 1))
             # on the log scale an absolute floor is a relative one on the raw scale
-            floor = self.min_rel_std if self.log else self.min_rel_std * abs(mean)
+            floor = self.min_rel_std if self.log and name not in self._linear else self.min_rel_std * abs(mean)
             out[name] = (v - mean) / max(std, floor, 1e-12)
         return out
 
