@@ -86,9 +86,12 @@ def append(db: Session, kind: str, subject: str, payload: dict, attempts: int = 
 
 
 def verify_chain(db: Session) -> dict:
-    """Recompute every link; ``{"ok", "entries", "head", "broken_at"}`` (``broken_at``: first bad id)."""
+    """Recompute every link; ``{"ok", "entries", "head", "broken_at"}`` (``broken_at``: first bad id).
+
+    Reads what the database holds, not the entries this session loaded before.
+    """
     prev, n = GENESIS, 0
-    for e in db.scalars(select(LedgerEntry).order_by(LedgerEntry.id)):
+    for e in db.scalars(select(LedgerEntry).order_by(LedgerEntry.id).execution_options(populate_existing=True)):
         n += 1
         if e.prev_hash != prev or e.hash != _link(prev, e.kind, e.subject, e.created_ns, e.payload):
             return {"ok": False, "entries": n, "head": prev, "broken_at": e.id}
