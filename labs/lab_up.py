@@ -90,8 +90,13 @@ async def start_lab_session(app, challenge_id: int, team_id: int, mentor_id: int
             row = svc.start_session(db, challenge_id, team_id, db.get(User, mentor_id), speed)
             return row.id, spec_of(row)
 
+    def started(session_id: int, start_ns: int) -> None:
+        with app.state.sessions() as db:
+            svc.mark_started(db, svc.get_session(db, session_id), start_ns)
+
     session_id, spec = await asyncio.to_thread(record)
-    await app.state.lab_runner.start(spec)
+    ready = await app.state.lab_runner.start(spec)
+    await asyncio.to_thread(started, session_id, ready["start_ns"])
     return {"session": session_id, "site": spec.site, "edge": spec.edge, "assets": spec.assets}
 
 

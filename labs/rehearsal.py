@@ -47,12 +47,13 @@ def rehearse(pack_id: str, pipeline: dict | None = None, duration_s: float | Non
     sent = {}  # (asset, channel) -> samples pushed so far, for exact block start times
     rates = {(a.asset, c.name): c.rate for a in scenario.assets for c in a.channels()}
     alerts, drift, windows = [], [], 0
-    for _, data in scenario.run(step_s, duration):
+    for t_s, data in scenario.run(step_s, duration):
         for asset in assets:
             for channel, values in data[asset].items():
                 rate = rates[(asset, channel)]
                 n0 = sent.get((asset, channel), 0)
-                start = EPOCH_NS + (int(round(n0 / rate * 1e9)) if rate > 0 else 0)
+                # a block starts at its first sample; a scalar reading is taken at the end of the step
+                start = EPOCH_NS + int(round((n0 / rate if rate > 0 else t_s) * 1e9))
                 sent[(asset, channel)] = n0 + len(values)
                 for rec in pipes[asset].push(Sample(asset, channel, start, rate, values, "")):
                     if isinstance(rec, AlertRecord):

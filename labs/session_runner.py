@@ -1,24 +1,31 @@
-"""The lab runner: for each running lab session, the scenario's OPC UA simulator and one edge agent.
+"""The lab runner: each running lab session's OPC UA simulator and edge agent, in a process of its own.
 
 The hub owns a :class:`LabRunner` and drives it from its API: starting a
-session serves the pack's scenario on a free OPC UA port (scenario t = 0 at
-the session's ``start_ns``, paced at its ``speed``) and starts an edge agent
-for the session's site that reads it, runs the pack's starter pipeline and
-publishes to the hub's broker. The agent trusts the hub's command key, so
-learners' deployments reach it only through the hub's signed deploy path.
+session spawns ``python -m labs.session_runner SPEC`` which serves the
+pack's scenario on a free OPC UA port (scenario t = 0 when it starts
+serving — reported back as ``start_ns`` — paced at the session's ``speed``) and runs an edge agent for the
+session's site that reads it, runs the session's pipelines and publishes
+to the hub's broker. The agent trusts only the hub's command key, so
+learners' deployments reach it through the hub's signed deploy path.
 When the scenario's duration has passed, ``on_finished(session_id)`` is
 called so the hub can close the session and compute its evidence.
 
-Everything runs in the hub's event loop; for many concurrent sessions run
-the hub replicas with sessions on one of them (docs/mentors.md).
+One process per session keeps the hub responsive however hard a session
+computes (a 25.6 kHz pipeline at 10× speed is a full core's worth of
+work), and a session that crashes takes nothing else down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
+import signal
+import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Longest OPC UA block (scenario seconds): at speed ``s`` a block covers ``min(1, 0.1·s)`` s.
 MAX_BLOCK_S = 1.0
+#: How long a session process may take to come up (imports, kernel cache, OPC UA server).
+START_TIMEOUT_S = 90.0
 
 
 @dataclass
@@ -38,7 +47,7 @@ class SessionSpec:
     edge: str
     scenario: str
     assets: list[str]
-    start_ns: int
+    start_ns: int | None  # scenario t = 0 on the epoch clock; None: when the simulator starts serving
     speed: float
     duration_s: float
     pipelines: dict[str, dict]
@@ -47,15 +56,13 @@ class SessionSpec:
 @dataclass
 class _Running:
     spec: SessionSpec
-    sim: object
-    stop: asyncio.Event
-    edge_task: asyncio.Task
+    proc: asyncio.subprocess.Process
     timer: asyncio.Task | None = None
     keys: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
 
 class LabRunner:
-    """Runs the simulators and edge agents of the hub's lab sessions.
+    """Runs the simulators and edge agents of the hub's lab sessions, one process per session.
 
     Parameters
     ----------
@@ -90,41 +97,35 @@ class LabRunner:
         return tmp
 
     async def start(self, spec: SessionSpec) -> dict:
-        """Serve the scenario and start the session's edge agent; return where it is served."""
-        from edge_agent.agent import EdgeAgent, load_edge_settings
-        from simulators.opcua_server import SimulatorServer
-        from simulators.scenario import load_scenario
-
+        """Spawn the session's process; return once it serves (``{"opcua": endpoint, "start_ns": t0}``)."""
         if spec.session_id in self._running:
             raise RuntimeError(f"session {spec.session_id} runs already")
-        scenario = load_scenario(spec.scenario)
-        assets = [a for a in scenario.restart().assets if a.asset in spec.assets]
-        block_s = min(MAX_BLOCK_S, 0.1 * max(1.0, spec.speed))
-        sim = SimulatorServer(assets, port=0, epoch_ns=spec.start_ns, speed=spec.speed, block_s=block_s)
-        await sim.start()
         keys = self._trusted_keys()
+        doc = {"spec": dataclasses.asdict(spec), "broker": self.broker, "hub_keys": keys.name,
+               "mqtt_protocol": self.mqtt_protocol}
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "labs.session_runner", json.dumps(doc),
+                                                    stdout=asyncio.subprocess.PIPE)
         try:
-            settings = load_edge_settings(
-                None, site=spec.site, edge_id=spec.edge, broker=self.broker, mqtt_protocol=self.mqtt_protocol,
-                hub_keys=keys.name, sources=[{"adapter": "opcua", **sim.browse_config(a)} for a in spec.assets],
-                pipelines=spec.pipelines)
-            edge = EdgeAgent(settings)
-        except Exception:
-            await sim.stop()
+            line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)
+            ready = json.loads(line) if line.startswith(b"{") else None
+            if not ready:
+                raise RuntimeError(f"session process exited ({await proc.wait()}) before serving; see the hub log")
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
             keys.cleanup()
             raise
-        stop = asyncio.Event()
-        task = asyncio.create_task(edge.run(stop), name=f"session-{spec.session_id}-edge")
-        run = _Running(spec, sim, stop, task, keys=keys)
+        spec = dataclasses.replace(spec, start_ns=ready["start_ns"])
+        run = _Running(spec, proc, keys=keys)
         if self.on_finished is not None:
             run.timer = asyncio.create_task(self._finish_after(spec), name=f"session-{spec.session_id}-timer")
         self._running[spec.session_id] = run
-        log.info("session %s: scenario %s at %s, speed %g", spec.session_id, spec.scenario, sim.endpoint, spec.speed)
-        return {"opcua": sim.endpoint}
+        log.info("session %s: scenario %s at %s, speed %g (pid %s)", spec.session_id, spec.scenario,
+                 ready["opcua"], spec.speed, proc.pid)
+        return ready
 
     async def _finish_after(self, spec: SessionSpec) -> None:
-        import time
-
         left = spec.start_ns / 1e9 + spec.duration_s / spec.speed - time.time()
         await asyncio.sleep(max(0.0, left))
         try:
@@ -133,20 +134,23 @@ class LabRunner:
             log.exception("session %s: automatic close failed", spec.session_id)
 
     async def stop(self, session_id: int, settle_s: float = 1.0) -> bool:
-        """Stop the session's edge agent (flushing its outbox) and simulator; ``False`` if not running.
+        """Stop the session's process (its edge agent flushes its outbox first); ``False`` if not running.
 
-        Waits ``settle_s`` after the agent stopped so its last messages reach the hub.
+        Waits ``settle_s`` afterwards so the agent's last messages reach the hub.
         """
         run = self._running.pop(session_id, None)
         if run is None:
             return False
-        current = asyncio.current_task()
-        if run.timer is not None and run.timer is not current:
+        if run.timer is not None and run.timer is not asyncio.current_task():
             run.timer.cancel()
-        run.stop.set()
-        with contextlib.suppress(Exception):
-            await run.edge_task
-        await run.sim.stop()
+        with contextlib.suppress(ProcessLookupError):
+            run.proc.terminate()
+        try:
+            await asyncio.wait_for(run.proc.wait(), 30)
+        except asyncio.TimeoutError:
+            log.error("session %s: process did not stop in 30 s; killing it", session_id)
+            run.proc.kill()
+            await run.proc.wait()
         if run.keys is not None:
             run.keys.cleanup()
         await asyncio.sleep(settle_s)
@@ -156,3 +160,59 @@ class LabRunner:
         """Stop every session (hub shutdown); they stay open in the database for a mentor to close."""
         for session_id in list(self._running):
             await self.stop(session_id, settle_s=0.0)
+
+
+async def serve_session(spec: SessionSpec, broker: str, hub_keys: str, mqtt_protocol: str = "3.1.1",
+                        stop: asyncio.Event | None = None, ready: Callable[[dict], None] | None = None) -> None:
+    """Serve the session's scenario over OPC UA and run its edge agent until ``stop`` is set."""
+    from edge_agent.agent import EdgeAgent, load_edge_settings
+    from simulators.opcua_server import SimulatorServer
+    from simulators.scenario import load_scenario
+
+    stop = stop or asyncio.Event()
+    scenario = load_scenario(spec.scenario)
+    assets = [a for a in scenario.restart().assets if a.asset in spec.assets]
+    block_s = min(MAX_BLOCK_S, 0.1 * max(1.0, spec.speed))
+    async with SimulatorServer(assets, port=0, epoch_ns=spec.start_ns, speed=spec.speed, block_s=block_s) as sim:
+        settings = load_edge_settings(
+            None, site=spec.site, edge_id=spec.edge, broker=broker, mqtt_protocol=mqtt_protocol, hub_keys=hub_keys,
+            sources=[{"adapter": "opcua", **sim.browse_config(a)} for a in spec.assets], pipelines=spec.pipelines)
+        edge = EdgeAgent(settings)
+        task = asyncio.create_task(edge.run(stop), name=f"session-{spec.session_id}-edge")
+        # ready only once the agent listens for commands: a deploy published earlier would be lost
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not edge.publisher.connected.is_set() and not task.done() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if not edge.publisher.connected.is_set():
+            stop.set()
+            await task
+            raise RuntimeError(f"the session's edge agent could not connect to {broker}")
+        if ready is not None:
+            ready({"opcua": sim.endpoint, "start_ns": sim.start_ns})
+        await task
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m labs.session_runner DOC``: run one session until SIGTERM (started by :class:`LabRunner`)."""
+    doc = json.loads((argv or sys.argv[1:])[0])
+    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s session-{doc['spec']['session_id']} "
+                                                      "%(levelname)s %(name)s: %(message)s")
+    spec = SessionSpec(**doc["spec"])
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+
+        def ready(info: dict) -> None:
+            print(json.dumps(info), flush=True)
+
+        await serve_session(spec, doc["broker"], doc["hub_keys"], doc.get("mqtt_protocol", "3.1.1"), stop, ready)
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -45,10 +45,7 @@ def test_threshold_far_too_low_gives_false_alarms_and_not_met(starter, tmp_path,
 
 
 # ----------------------------------------------------------------- packs 2-4
-SCALAR_STAMPS = pytest.mark.xfail(
-    strict=True,
-    reason="labs/rehearsal.py stamps every scalar reading at the session start, so a thermal pipeline rejects "
-           "all but the first; stamp it at the end of its step (t of scenario.run) and remove this mark")
+
 
 
 def _starter(pack_id):
@@ -88,7 +85,6 @@ def test_rotor_bar_threshold_far_too_low_alarms_on_the_load_reduction():
     assert _criteria(res, "motor-1")["false_alarms_per_hour"] is False and res["met"] is False
 
 
-@SCALAR_STAMPS
 def test_cooling_drift_starter_detects_the_clogged_fan_and_flags_the_load_steps_as_drift():
     res = rehearse("cooling-drift", _starter("cooling-drift"))
     ev = res["evidence"]["motor-2"]
@@ -102,7 +98,6 @@ def test_cooling_drift_starter_detects_the_clogged_fan_and_flags_the_load_steps_
     assert res["met"] is True
 
 
-@SCALAR_STAMPS
 def test_cooling_drift_model_that_keeps_learning_absorbs_the_clogging_fan():
     # the residual grows over minutes: a detector that learns it as normal never alerts
     res = rehearse("cooling-drift", {**_starter("cooling-drift"), "learn_after_warmup": True}, duration_s=2100)

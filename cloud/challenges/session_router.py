@@ -1,8 +1,8 @@
 """Routes of lab sessions, deployments, evidence, submissions, dual assessment and service levels.
 
 The lab runner (``app.state.lab_runner``, :class:`labs.session_runner.LabRunner`)
-runs in the hub's event loop; these synchronous routes drive it with
-``anyio.from_thread``.
+lives in the hub's event loop and runs each session in a process of its own;
+these synchronous routes drive it with ``anyio.from_thread``.
 """
 
 from __future__ import annotations
@@ -56,9 +56,11 @@ def spec_of(session: LabSession):
     """The runner's view of a session row."""
     from labs.session_runner import SessionSpec
 
-    pipelines = {d.asset: d.pipeline for d in session.deployments}  # the newest per asset wins
+    pipelines = sessions.starter_pipelines(session)
+    pipelines.update({d.asset: d.pipeline for d in session.deployments})  # the newest per asset wins
+    started = session.start_ns if session.deployments else None  # None: t = 0 when the simulator serves
     return SessionSpec(session.id, session.site, session.edge, session.scenario, list(session.assets),
-                       session.start_ns, session.speed, session.duration_s, pipelines)
+                       started, session.speed, session.duration_s, pipelines)
 
 
 async def close_and_score(app, session_id: int, user_id: int | None, wall_ns: int | None = None) -> None:
@@ -93,10 +95,11 @@ def start_session(request: Request, db: DB, who: Runs, challenge_id: int, body: 
     runner = _runner(request)
     row = domain_call(sessions.start_session, db, challenge_id, body.team_id, user_of(db, who), body.speed)
     try:
-        anyio.from_thread.run(runner.start, spec_of(row))
+        ready = anyio.from_thread.run(runner.start, spec_of(row))
     except Exception as exc:
         sessions.fail_session(db, row, f"could not start: {exc}")
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"session {row.id} could not start: {exc}") from None
+    sessions.mark_started(db, row, ready["start_ns"])
     return sessions.view(row, show_truth=_sees_truth(who, row))
 
 

@@ -55,11 +55,12 @@ def is_team_member(db: Session, session: LabSession, user_id: int) -> bool:
 
 def start_session(db: Session, challenge_id: int, team_id: int, user: User, speed: float = 1.0,
                   start_ns: int | None = None) -> LabSession:
-    """Record a new running session of the challenge's pack for ``team_id`` (the runner starts it).
+    """Record a new running session of the challenge's pack for ``team_id``.
 
-    Registers the session's site, assets, sensors and edge, the pack's
-    starter pipeline as deployment 0 of each asset, and the ground truth
-    on the session clock (``start_ns`` = scenario t = 0, default now).
+    Registers the session's site, assets, sensors and edge. The runner then
+    starts it and :func:`mark_started` records when the scenario's t = 0
+    really was; with ``start_ns`` given the session is marked started at once
+    (tests, replays).
     """
     from labs.packs import load_pack
     from simulators.scenario import load_scenario
@@ -76,11 +77,11 @@ def start_session(db: Session, challenge_id: int, team_id: int, user: User, spee
         raise ChallengeError(f"team {team_id} does not work on challenge {challenge_id}")
     pack = load_pack(charter.pack_id)
     scenario = load_scenario(pack.scenario.scenario)
-    start_ns = time.time_ns() if start_ns is None else start_ns
+    provisional = time.time_ns() if start_ns is None else start_ns  # until mark_started
     session = LabSession(challenge_id=challenge_id, team_id=team_id, pack_id=pack.id, scenario=pack.scenario.scenario,
                          site="pending", edge="pending", assets=list(pack.scenario.assets), speed=speed,
-                         started_by=user.id, start_ns=start_ns, duration_s=float(scenario.duration_s or 3600.0),
-                         ground_truth=scenario.ground_truth_ns(start_ns))
+                         started_by=user.id, start_ns=provisional, duration_s=float(scenario.duration_s or 3600.0),
+                         ground_truth=scenario.ground_truth_ns(provisional))
     db.add(session)
     db.flush()
     session.site, session.edge = session_names(session.id)
@@ -92,12 +93,34 @@ def start_session(db: Session, challenge_id: int, team_id: int, user: User, spee
         for ch in sim_asset.channels():
             registry.create_sensor(db, session.site, sim_asset.asset, ch.name, ch.units, ch.rate)
     registry.create_edge(db, session.site, session.edge)
+    if start_ns is not None:
+        return mark_started(db, session, start_ns)
+    db.commit()
+    return session
+
+
+def starter_pipelines(session: LabSession) -> dict[str, dict]:
+    """The pipelines a session's edge starts with: the pack's starter for every asset."""
+    from labs.packs import load_pack
+
+    starter = load_pack(session.pack_id).starter_pipeline.model_dump(mode="json")
+    return {a: starter for a in session.assets}
+
+
+def mark_started(db: Session, session: LabSession, start_ns: int) -> LabSession:
+    """The scenario's t = 0 was ``start_ns``: fix the session clock, the ground truth and deployment 0."""
+    from labs.packs import load_pack
+    from simulators.scenario import load_scenario
+
+    session.start_ns = start_ns
+    session.ground_truth = load_scenario(session.scenario).ground_truth_ns(start_ns)
+    starter = load_pack(session.pack_id).starter_pipeline
     for asset in session.assets:
-        _record_deployment(db, session, None, asset, pack.starter_pipeline, None, start_ns)
+        _record_deployment(db, session, None, asset, starter, None, start_ns)
     ledger.append(db, "session_started", f"session:{session.id}",
-                  {"challenge": challenge_id, "team": team_id, "pack": pack.id, "scenario": session.scenario,
-                   "start_ns": start_ns, "speed": speed, "by": user.id,
-                   "ground_truth_sha256": ledger.sha256_of(session.ground_truth)})
+                  {"challenge": session.challenge_id, "team": session.team_id, "pack": session.pack_id,
+                   "scenario": session.scenario, "start_ns": start_ns, "speed": session.speed,
+                   "by": session.started_by, "ground_truth_sha256": ledger.sha256_of(session.ground_truth)})
     db.commit()
     return session
 
