@@ -74,14 +74,17 @@ async def start_embedded_broker(port: int):
     return broker
 
 
+async def broker_or_embedded(broker: str | None):
+    """``(url, embedded)``: ``broker`` as given, or an embedded amqtt on a free port (``embedded.shutdown()``)."""
+    if broker is not None:
+        return broker, None
+    port = free_port()
+    return f"mqtt://127.0.0.1:{port}", await start_embedded_broker(port)
+
+
 async def run_demo(opts: DemoOptions, announce=print) -> dict:
     """Run the demo until ``opts.duration`` elapses (or forever); return the summary."""
-    embedded = None
-    broker = opts.broker
-    if broker is None:
-        port = free_port()
-        embedded = await start_embedded_broker(port)
-        broker = f"mqtt://127.0.0.1:{port}"
+    broker, embedded = await broker_or_embedded(opts.broker)
     tmp = tempfile.TemporaryDirectory(prefix="teachfab-demo-")
     db_path = opts.db_path or str(Path(tmp.name) / "hub.sqlite")
     onset = opts.onset_s()

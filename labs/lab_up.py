@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import signal
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -24,7 +23,8 @@ from pathlib import Path
 
 from cloud.hub import HubServer
 from cloud.settings import HubSettings
-from labs.demo import free_port, start_embedded_broker
+from labs.demo import broker_or_embedded, free_port
+from simulators.runner import wait_or_interrupt
 
 SITE = "teachfab-lab"
 PEOPLE = {  # key: (e-mail, roles, display name)
@@ -106,12 +106,7 @@ async def run_lab_up(opts: LabUpOptions, announce=print) -> dict:
     from labs.packs import load_pack
 
     pack = load_pack(opts.pack)  # fails early with the pack's problems
-    embedded = None
-    broker = opts.broker
-    if broker is None:
-        port = free_port()
-        embedded = await start_embedded_broker(port)
-        broker = f"mqtt://127.0.0.1:{port}"
+    broker, embedded = await broker_or_embedded(opts.broker)
     tmp = tempfile.TemporaryDirectory(prefix="teachfab-lab-")
     key, _ = generate_keypair()
     save_private_key(key, Path(tmp.name) / "hub-key.pem")
@@ -134,7 +129,7 @@ async def run_lab_up(opts: LabUpOptions, announce=print) -> dict:
         for k, (email, _, _) in PEOPLE.items():
             announce(f"    {k:<11} {email:<32} {passwords[k]}")
         announce(f"    {'operator':<11} {operator[0]:<32} {operator[1]}")
-        await _wait(opts.duration)
+        await wait_or_interrupt(opts.duration)
         from cloud.challenges.session_router import close_and_score
 
         await close_and_score(hub.app, sess["session"], ids["mentor"])
@@ -144,20 +139,6 @@ async def run_lab_up(opts: LabUpOptions, announce=print) -> dict:
         if embedded is not None:
             await embedded.shutdown()
         tmp.cleanup()
-
-
-async def _wait(duration: float | None) -> None:
-    done = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, done.set)
-    try:
-        await asyncio.wait_for(done.wait(), duration)
-    except asyncio.TimeoutError:
-        pass
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
 
 
 def _evidence(app, session_id: int) -> dict:

@@ -101,7 +101,7 @@ async def serving(scenario: Scenario, opts: ServeOptions, announce=print) -> Asy
 async def serve_scenario(scenario: Scenario, opts: ServeOptions, announce=print) -> dict:
     """Serve ``scenario`` until its duration ends or Ctrl-C; return what :func:`serving` yielded."""
     async with serving(scenario, opts, announce) as info:
-        await _wait(opts.duration_s if opts.duration_s is not None else scenario.duration_s)
+        await wait_or_interrupt(opts.duration_s if opts.duration_s is not None else scenario.duration_s)
     return info
 
 
@@ -109,7 +109,7 @@ def _with_adapter(name: str, config: dict) -> dict:
     return {"adapter": name, **config}
 
 
-async def _wait(duration_s: float | None) -> None:
+async def wait_or_interrupt(duration_s: float | None) -> None:
     """Sleep ``duration_s`` (or forever); Ctrl-C or SIGTERM ends it early."""
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
