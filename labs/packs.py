@@ -368,7 +368,7 @@ def describe(pack: Pack) -> str:
         lines += [f"    - {s.label}: {s.uri}" for s in c.skills]
     s = pack.scenario
     lines += ["", f"Scenario: {s.scenario} (assets: {', '.join(s.assets)}; ground truth "
-              f"{'hidden until assessment' if s.hide_ground_truth else 'visible'})",
+              f"{'hidden from learners until the session closes' if s.hide_ground_truth else 'visible'})",
               f"Starter pipeline: {pack.starter_pipeline.name} ({pack.starter_pipeline.feature_set}, "
               f"{pack.starter_pipeline.detector.name}, {len(pack.starter_pipeline.drift)} drift monitor(s))",
               "", "Acceptance criteria:"]

@@ -84,6 +84,7 @@ class LabRunner:
         self.broker, self.hub_key_pem, self.key_id = broker, Path(hub_key_pem), key_id
         self.on_finished, self.mqtt_protocol = on_finished, mqtt_protocol
         self._running: dict[int, _Running] = {}
+        self._stopping: dict[int, asyncio.Event] = {}
 
     def running(self) -> list[int]:
         """Ids of the sessions this runner runs."""
@@ -104,7 +105,7 @@ class LabRunner:
         doc = {"spec": dataclasses.asdict(spec), "broker": self.broker, "hub_keys": keys.name,
                "mqtt_protocol": self.mqtt_protocol}
         proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "labs.session_runner", json.dumps(doc),
-                                                    stdout=asyncio.subprocess.PIPE)
+                                                    stdout=asyncio.subprocess.PIPE, preexec_fn=_die_with_parent)
         try:
             line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)
             ready = json.loads(line) if line.startswith(b"{") else None
@@ -133,14 +134,30 @@ class LabRunner:
         except Exception:  # the session stays open; a mentor can close it by hand
             log.exception("session %s: automatic close failed", spec.session_id)
 
-    async def stop(self, session_id: int, settle_s: float = 1.0) -> bool:
-        """Stop the session's process (its edge agent flushes its outbox first); ``False`` if not running.
+    async def stop(self, session_id: int, settle_s: float = 1.0) -> bool | None:
+        """Stop the session's process (its edge agent flushes its outbox first).
 
-        Waits ``settle_s`` afterwards so the agent's last messages reach the hub.
+        Returns ``True`` when this call stopped it, ``None`` when another call
+        was stopping it (this one waits for that), ``False`` when it was not
+        running here. Waits ``settle_s`` afterwards so the agent's last
+        messages reach the hub.
         """
-        run = self._running.pop(session_id, None)
+        if session_id in self._stopping:
+            await self._stopping[session_id].wait()
+            return None
+        run = self._running.get(session_id)
         if run is None:
             return False
+        self._stopping[session_id] = done = asyncio.Event()
+        try:
+            await self._terminate(session_id, run, settle_s)
+        finally:
+            self._running.pop(session_id, None)
+            del self._stopping[session_id]
+            done.set()
+        return True
+
+    async def _terminate(self, session_id: int, run: _Running, settle_s: float) -> None:
         if run.timer is not None and run.timer is not asyncio.current_task():
             run.timer.cancel()
         with contextlib.suppress(ProcessLookupError):
@@ -154,12 +171,21 @@ class LabRunner:
         if run.keys is not None:
             run.keys.cleanup()
         await asyncio.sleep(settle_s)
-        return True
 
     async def stop_all(self) -> None:
         """Stop every session (hub shutdown); they stay open in the database for a mentor to close."""
         for session_id in list(self._running):
             await self.stop(session_id, settle_s=0.0)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the session process gets SIGTERM when the hub dies, even by SIGKILL (no orphaned sessions)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 async def serve_session(spec: SessionSpec, broker: str, hub_keys: str, mqtt_protocol: str = "3.1.1",

@@ -18,7 +18,7 @@ from cloud.challenges import assessment, charters, ledger, sessions
 from cloud.challenges.assessment import add_business_days
 from cloud.challenges.charters import ChallengeError
 from labs.packs import load_pack
-from tests.test_charters import (PACK, PW, T0, TelemetryStandIn, active_challenge, db, migrated,  # noqa: F401
+from tests.test_charters import (PACK, PW, T0, recorded_telemetry, active_challenge, db, migrated,  # noqa: F401
                                  people, pg_database, run_session)
 
 RUBRIC = load_pack(PACK).rubric
@@ -44,7 +44,7 @@ def test_scores_wait_for_the_closed_session_and_come_from_its_assessors(db, peop
     with pytest.raises(ChallengeError, match=f"session {running.id} is running; assessment starts when it is closed"):
         assessment.submit_score(db, running.id, p.academic, levels(3))
     assert assessment.state(db, running.id)["stage"] == "open"
-    sessions.close_session(db, running, TelemetryStandIn(), p.mentor, wall_ns=T0 + 330 * 10**9)
+    sessions.close_session(db, running, recorded_telemetry(running), p.mentor, wall_ns=T0 + 330 * 10**9)
     st = assessment.state(db, running.id)
     assert st["stage"] == "awaiting_scores" and st["needed"] == {"academic": 1, "industrial": 1}
 

@@ -142,22 +142,33 @@ def active_challenge(db, p) -> Challenge:
     return challenge
 
 
-class TelemetryStandIn:
-    """The two queries ``close_session`` makes of the telemetry store, answered from lists.
+def recorded_telemetry(session: LabSession, alerts=(), drift=(), accepted=(), asset: str = "pump-1"):
+    """A real (in-memory SQLite) telemetry store holding what edges published about ``asset`` of the session.
 
-    Events are ``(ts_ns, edge)`` pairs; the real store is exercised by the
-    end-to-end session test.
+    ``alerts`` and ``drift`` are ``(ts_ns, edge)`` pairs; ``accepted`` the
+    bundle ids the session's edge accepted (its ``cmd_result`` answers).
     """
+    import json
 
-    def __init__(self, alerts=(), drift=()):
-        self._alerts, self._drift = list(alerts), list(drift)
+    from cloud.ingest.schema import parse_message
+    from cloud.telemetry.factory import open_store
 
-    def alerts(self, site, asset, limit=1000):
-        return [{"ts": ts, "edge": edge, "score": 9.0, "message": "BPFO envelope up"}
-                for ts, edge in self._alerts][:limit]
+    store = open_store("sqlite://:memory:")
+    seq = iter(range(1, 10_000))
 
-    def drift(self, site, asset, limit=1000):
-        return [{"ts": ts, "edge": edge, "target": "rms", "detector": "adwin"} for ts, edge in self._drift][:limit]
+    def put(edge: str, kind: str, body: dict, per_asset: bool = True) -> None:
+        topic = f"tf/v1/{session.site}/{edge}/{asset}/{kind}" if per_asset else f"tf/v1/{session.site}/{edge}/{kind}"
+        store.write(parse_message(topic, json.dumps({"v": 1, "edge": edge, "boot": "b1", "seq": next(seq),
+                                                     **body}).encode()))
+
+    for ts, edge in alerts:
+        put(edge, "alert", {"ts": ts, "score": 9.0, "threshold": 8.0, "message": "BPFO envelope up"})
+    for ts, edge in drift:
+        put(edge, "drift", {"ts": ts, "target": "rms", "detector": "adwin", "message": "rms drifted"})
+    for bundle in accepted:
+        put(session.edge, "cmd_result", {"ts": T0, "cmd": "deploy", "bundle_id": bundle, "status": "accepted"},
+            per_asset=False)
+    return store
 
 
 def run_session(db, p, challenge_id: int, alerts_s=(250.0,), close_s: float = 330.0) -> LabSession:
@@ -168,7 +179,7 @@ def run_session(db, p, challenge_id: int, alerts_s=(250.0,), close_s: float = 33
     acceptance criteria.
     """
     session = sessions.start_session(db, challenge_id, p.team.id, p.mentor, start_ns=T0)
-    store = TelemetryStandIn(alerts=[(T0 + int(t * S), session.edge) for t in alerts_s])
+    store = recorded_telemetry(session, alerts=[(T0 + int(t * S), session.edge) for t in alerts_s])
     return sessions.close_session(db, session, store, p.mentor, wall_ns=T0 + int(close_s * S))
 
 
@@ -351,5 +362,5 @@ def test_close_refused_while_a_session_runs(db, people):
     with pytest.raises(ChallengeError, match=f"session {session.id} of this challenge still runs; close it first"):
         charters.close(db, c.id, p.mentor)
     assert charters.get_charter(db, c.id).status is CharterStatus.active
-    sessions.close_session(db, session, TelemetryStandIn(), p.mentor, wall_ns=T0 + 60 * S)
+    sessions.close_session(db, session, recorded_telemetry(session), p.mentor, wall_ns=T0 + 60 * S)
     assert charters.close(db, c.id, p.mentor).status is CharterStatus.closed

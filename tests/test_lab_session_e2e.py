@@ -111,11 +111,13 @@ def test_session_evidence_assessment_and_outcome(lab):
                   json={"asset": "pump-1", "pipeline": detects, "note": "envelope hSNR at BPFO; frozen model"})
     d_bad = call("POST", f"/api/sessions/{s_bad['id']}/deployments", "ben", 202,
                  json={"asset": "pump-1", "pipeline": too_low})
-    call("POST", f"/api/sessions/{s_good['id']}/deployments", "ben", 403,  # not Ben's team
+    call("POST", f"/api/sessions/{s_good['id']}/deployments", "ben", 404,  # not Ben's team: not even visible
          json={"asset": "pump-1", "pipeline": too_low})
     call("POST", f"/api/sessions/{s_good['id']}/deployments", "ana", 422,
          json={"asset": "pump-1", "pipeline": {**detects, "threshold": "high"}})
     call("GET", f"/api/sessions/{s_good['id']}", "outsider", 404)
+    call("GET", f"/api/sessions/{s_good['id']}", "ben", 404)  # same challenge, other team
+    assert [s["id"] for s in call("GET", "/api/sessions", "ben", 200)] == [s_bad["id"]]
     assert d_good["parent"] == s_good["deployments"][0]["hash"]  # lineage: parent = the starter
 
     running = call("GET", f"/api/sessions/{s_good['id']}", "ana", 200)

@@ -16,7 +16,7 @@ from cloud.challenges import ledger, sessions, sla
 from cloud.challenges.charters import ChallengeError
 from cloud.challenges.models import Evidence, LedgerEntry
 from labs.packs import load_pack
-from tests.test_charters import (PACK, T0, S, TelemetryStandIn, active_challenge, db, migrated,  # noqa: F401
+from tests.test_charters import (PACK, T0, S, recorded_telemetry, active_challenge, db, migrated,  # noqa: F401
                                  people, pg_database, run_session)
 
 
@@ -133,8 +133,8 @@ def test_evidence_has_a_segment_per_deployment_and_ignores_other_alerts(db, peop
     assert [d.parent_hash for d in deployed] == [starter_dep.config_hash, deployed[0].config_hash]
 
     edge = session.edge
-    store = TelemetryStandIn(
-        alerts=[(T0 - 5 * S, edge), (T0 + 250 * S, edge), (T0 + 300 * S, "another-edge"), (T0 + 400 * S, edge)],
+    store = recorded_telemetry(
+        session, accepted=["bundle-ana-v1", "bundle-ana-v2"], alerts=[(T0 - 5 * S, edge), (T0 + 250 * S, edge), (T0 + 300 * S, "another-edge"), (T0 + 400 * S, edge)],
         drift=[(T0 + 130 * S, edge), (T0 + 500 * S, edge)])
     sessions.close_session(db, session, store, p.mentor, wall_ns=T0 + 165 * S)  # scenario 330 s at speed 2
     with pytest.raises(ChallengeError, match=f"session {session.id} is closed"):
@@ -168,3 +168,18 @@ def test_evidence_has_a_segment_per_deployment_and_ignores_other_alerts(db, peop
     entry = [e for e in ledger.entries(db, f"session:{session.id}") if e["kind"] == "evidence"][0]
     assert ev.sha256 == ledger.sha256_of(doc) == entry["payload"]["sha256"] and ev.ledger_hash == entry["hash"]
     assert entry["payload"]["met"] is True
+
+
+def test_a_deployment_the_edge_never_confirmed_is_listed_but_not_scored(db, people):  # noqa: F811
+    p = people
+    challenge = active_challenge(db, p)
+    session = sessions.start_session(db, challenge.id, p.team.id, p.mentor, start_ns=T0)
+    starter = load_pack(PACK).starter_pipeline.model_dump(mode="json", exclude={"lineage"})
+    cfg = sessions.prepare_deployment(db, session, p.ana, "pump-1", {**starter, "name": "lost", "threshold": 2.0})
+    lost = sessions.record_deployment(db, session, p.ana, "pump-1", cfg, "bundle-lost", T0 + 100 * S)
+    store = recorded_telemetry(session, alerts=[(T0 + 250 * S, session.edge)])  # no cmd_result for bundle-lost
+    sessions.close_session(db, session, store, p.mentor, wall_ns=T0 + 330 * S)
+    doc = session.evidence[0].document
+    assert [seg["pipeline"]["name"] for seg in doc["segments"]] == ["outer-race-starter"]
+    assert doc["final"]["end_ns"] == T0 + 330 * S and doc["final"]["acceptance"]["met"] is True
+    assert [(d["deployment"], d["edge_answer"]) for d in doc["not_applied"]] == [(lost.id, "none")]

@@ -32,7 +32,7 @@ from cloud.challenges import ledger
 from cloud.challenges.charters import ChallengeError, duties, get_charter
 from cloud.challenges.documents import Rubric as RubricDoc
 from cloud.challenges.models import AssessmentScore, Duty, LabSession, Moderation, Outcome, SessionStatus
-from cloud.domain.models import Team, utcnow
+from cloud.domain.models import Team, iso_utc, utcnow
 
 #: Business days between a verified assessment and the credential decision.
 CREDENTIAL_DECISION_BUSINESS_DAYS = 10
@@ -75,6 +75,8 @@ def submit_score(db: Session, session_id: int, assessor: User, levels: dict[str,
         raise PermissionError(f"{assessor.email} is not an assessor of challenge {session.challenge_id}")
     if db.get(Outcome, session_id) is not None:
         raise ChallengeError(f"session {session_id} is signed off; scores can no longer change")
+    if db.get(Moderation, session_id) is not None:
+        raise ChallengeError(f"session {session_id} is moderated; a further score would reopen settled levels")
     rubric = _rubric(db, session)
     bad = {k: v for k, v in levels.items() if not (isinstance(v, int) and 1 <= v <= 4)}
     if bad:
@@ -123,7 +125,7 @@ def state(db: Session, session_id: int) -> dict:
     mod = db.get(Moderation, session_id)
     if mod is not None:
         out["moderation"] = {"moderator": mod.moderator_id, "levels": mod.levels, "rationale": mod.rationale,
-                             "moderated_at": mod.moderated_at.isoformat()}
+                             "moderated_at": iso_utc(mod.moderated_at)}
     outcome = db.get(Outcome, session_id)
     if outcome is not None:
         out["outcome"] = outcome.document
@@ -139,7 +141,7 @@ def state(db: Session, session_id: int) -> dict:
 
 def _score_view(s: AssessmentScore) -> dict:
     return {"assessor": s.assessor_id, "side": s.side, "levels": s.levels, "comments": s.comments,
-            "submitted_at": s.submitted_at.isoformat()}
+            "submitted_at": iso_utc(s.submitted_at)}
 
 
 def moderate(db: Session, session_id: int, moderator: User, levels: dict[str, int], rationale: str) -> Moderation:
@@ -232,7 +234,7 @@ def outcome_document(db: Session, session: LabSession, st: dict, user: User, whe
         "credentials": [] if pack is None else [c.model_dump(mode="json") for c in pack.meta.credentials],
         "eqf_level": None if pack is None else pack.meta.eqf_level,
         "workload": None if pack is None else pack.meta.workload.model_dump(mode="json"),
-        "signed_off_by": {"id": user.id, "email": user.email}, "signed_off_at": when.isoformat(), "note": note,
+        "signed_off_by": {"id": user.id, "email": user.email}, "signed_off_at": iso_utc(when), "note": note,
     }
 
 

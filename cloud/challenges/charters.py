@@ -38,7 +38,6 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
@@ -50,7 +49,7 @@ from cloud.challenges.documents import Charter as CharterDoc
 from cloud.challenges.documents import Rubric as RubricDoc
 from cloud.challenges.models import Charter, CharterSignature, CharterStatus, Duty, LabSession, Party, SessionStatus
 from cloud.domain import service as registry
-from cloud.domain.models import Challenge, Team, challenge_staff, utcnow
+from cloud.domain.models import Challenge, Team, challenge_staff, iso_utc, utcnow
 
 
 class ChallengeError(ValueError):
@@ -230,13 +229,9 @@ def view(db: Session, challenge: Challenge) -> dict:
            "staff": [{"user_id": uid, "email": emails.get(uid, ""), "duty": d.value} for uid, d in staff.items()]}
     if charter is not None:
         out.update(pack=charter.pack_id, status=charter.status.value, charter=charter.document, rubric=charter.rubric,
-                   charter_sha256=charter.sha256, activated_at=_iso(charter.activated_at),
-                   closed_at=_iso(charter.closed_at),
-                   signatures=[{"party": s.party.value, "user_id": s.user_id, "signed_at": _iso(s.signed_at),
+                   charter_sha256=charter.sha256, activated_at=iso_utc(charter.activated_at),
+                   closed_at=iso_utc(charter.closed_at),
+                   signatures=[{"party": s.party.value, "user_id": s.user_id, "signed_at": iso_utc(s.signed_at),
                                 "charter_sha256": s.charter_sha256} for s in charter.signatures],
                    unsigned=sorted(p.value for p in set(Party) - {s.party for s in charter.signatures}))
     return out
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat()

@@ -15,6 +15,10 @@ Definitions (one asset, one session ``[start_ns, end_ns)``):
   them by the hours of healthy operation (the session minus fault time);
 - alert episodes give **precision** (episodes that detected something /
   all episodes), faults give **recall** (detected / all) and **F1**;
+- only events that overlap the window count: a fault that ended before it
+  is not scored, a fault already present when it opens is (its detection
+  delay still runs from the fault's onset), and a regime change counts only
+  if it begins inside the window;
 - a regime change (load, speed, ambient…) is **drift handled** when a
   drift event follows it within ``drift_window_s`` and no false alarm
   falls in that window; a drift event near no regime change and outside
@@ -73,9 +77,11 @@ def score_session(ground_truth: list[dict], alerts: list[dict], drift: list[dict
     mine = lambda rows: sorted((r for r in rows if r.get("asset", asset) == asset and start_ns <= r["ts"] < end_ns),
                                key=lambda r: r["ts"])
     alerts, drift = mine(alerts), mine(drift)
-    events = [e for e in ground_truth if e.get("asset", asset) == asset and e["start_ns"] < end_ns]
+    events = [e for e in ground_truth if e.get("asset", asset) == asset and e["start_ns"] < end_ns
+              and (e.get("end_ns") is None or e["end_ns"] > start_ns)]
     faults = sorted((e for e in events if e["category"] == "fault"), key=lambda e: e["start_ns"])
-    regimes = sorted((e for e in events if e["category"] == "regime"), key=lambda e: e["start_ns"])
+    regimes = sorted((e for e in events if e["category"] == "regime" and e["start_ns"] >= start_ns),
+                     key=lambda e: e["start_ns"])
     grace = int(grace_s * _NS)
 
     fault_rows, true_alerts = [], set()

@@ -8,6 +8,7 @@ these synchronous routes drive it with ``anyio.from_thread``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from typing import Annotated
 
@@ -22,6 +23,7 @@ from cloud.challenges.models import Evidence, LabSession, SessionStatus, Submiss
 from cloud.challenges.router import ERRORS, Runs, domain_call, user_of, visible_challenge
 from cloud.challenges.schemas import (CredentialDecisionIn, DeployIn, EventIn, FeedbackIn, ModerationIn, ScoreIn,
                                       SessionCreate, SignOffIn, SubmissionIn, WindowCreate)
+from cloud.domain.models import iso_utc
 
 router = APIRouter(prefix="/api", tags=["sessions"])
 Deployers = Annotated[Principal, Depends(RoleGate(Role.hub_operator, Role.mentor, Role.learner))]
@@ -42,14 +44,23 @@ def _runner(request: Request):
 
 def _visible(db: DB, who: Principal, session_id: int) -> LabSession:
     row = db.get(LabSession, session_id)
-    if row is None or not (who.scope.site(row.site) or who.scope.challenge(row.challenge_id)):
+    if row is None or not sessions.visible_to(db, row, who.user_id, who.roles, who.scope):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id} in your scope")
     return row
 
 
 def _sees_truth(who: Principal, session: LabSession) -> bool:
-    """Staff see the ground truth at any time; learners once the session is closed."""
-    return bool(who.roles & STAFF_ROLES) or session.status is not SessionStatus.running
+    """Staff see the ground truth at any time; learners once the session is closed (or at once when
+    the pack's ``scenario.yaml`` sets ``hide_ground_truth: false``, e.g. a guided first session)."""
+    return bool(who.roles & STAFF_ROLES) or session.status is not SessionStatus.running or \
+        not _hides_truth(session.pack_id)
+
+
+@functools.lru_cache(maxsize=64)
+def _hides_truth(pack_id: str) -> bool:
+    from labs.packs import load_pack
+
+    return not pack_id or load_pack(pack_id).scenario.hide_ground_truth
 
 
 def spec_of(session: LabSession):
@@ -71,6 +82,8 @@ async def close_and_score(app, session_id: int, user_id: int | None, wall_ns: in
     wall_ns = time.time_ns() if wall_ns is None else wall_ns
     runner = app.state.lab_runner
     ran = runner is not None and await runner.stop(session_id)
+    if ran is None:  # another close (the automatic one, or a second click) is closing it
+        return
 
     def work() -> None:
         with app.state.sessions() as db:
@@ -122,7 +135,8 @@ def log_event(db: DB, who: Runs, session_id: int, body: EventIn) -> dict:
 
 @router.get("/sessions", summary="Lab sessions in the caller's scope (a learner: their team's)")
 def list_sessions(db: DB, who: Anyone, challenge: int | None = None) -> list[dict]:
-    return [sessions.view(s, _sees_truth(who, s)) for s in sessions.list_sessions(db, who.scope, challenge)]
+    return [sessions.view(s, _sees_truth(who, s)) for s in sessions.list_sessions(db, who.scope, challenge)
+            if sessions.visible_to(db, s, who.user_id, who.roles, who.scope)]
 
 
 @router.get("/sessions/{session_id}", responses=ERRORS,
@@ -169,7 +183,7 @@ def deploy(request: Request, db: DB, who: Deployers, session_id: int, body: Depl
             summary="The evidence computed when the session closed, per asset (write-once, with its SHA-256)")
 def evidence(db: DB, who: Anyone, session_id: int) -> list[dict]:
     row = _visible(db, who, session_id)
-    return [{"id": e.id, "asset": e.asset, "computed_at": e.computed_at.isoformat(), "sha256": e.sha256,
+    return [{"id": e.id, "asset": e.asset, "computed_at": iso_utc(e.computed_at), "sha256": e.sha256,
              "ledger_hash": e.ledger_hash, "intact": ledger.sha256_of(e.document) == e.sha256,
              "document": e.document} for e in db.query(Evidence).filter_by(session_id=row.id).order_by(Evidence.asset)]
 
@@ -229,7 +243,7 @@ def moderate(db: DB, who: Runs, session_id: int, body: ModerationIn) -> dict:
 def sign_off(db: DB, who: SignOff, session_id: int, body: SignOffIn) -> dict:
     _visible(db, who, session_id)
     outcome = domain_call(assessment.sign_off, db, session_id, user_of(db, who), body.note)
-    return {**outcome.document, "credential_due_at": outcome.credential_due_at.isoformat()}
+    return {**outcome.document, "credential_due_at": iso_utc(outcome.credential_due_at)}
 
 
 @router.post("/sessions/{session_id}/credential-decision", responses=ERRORS,
@@ -238,7 +252,7 @@ def credential_decision(db: DB, who: Operator, session_id: int, body: Credential
     _visible(db, who, session_id)
     oc = domain_call(assessment.record_credential_decision, db, session_id, user_of(db, who), body.decision)
     return {"session": session_id, "decision": oc.credential_decision,
-            "decided_at": oc.credential_decided_at.isoformat(), "due_at": oc.credential_due_at.isoformat()}
+            "decided_at": iso_utc(oc.credential_decided_at), "due_at": iso_utc(oc.credential_due_at)}
 
 
 @router.get("/sla", summary="Service levels of the caller's sessions: mentor feedback (24-48 h) and credential "

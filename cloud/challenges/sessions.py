@@ -27,7 +27,7 @@ from cloud.challenges.charters import ChallengeError, duties, get_charter
 from cloud.challenges.evidence import check_acceptance, score_session
 from cloud.challenges.models import (CharterStatus, Deployment, Duty, Evidence, LabSession, SessionStatus)
 from cloud.domain import service as registry
-from cloud.domain.models import Challenge, SiteKind, team_members, utcnow
+from cloud.domain.models import Challenge, SiteKind, iso_utc, team_members, utcnow
 from edge_agent.pipeline import PipelineConfig
 
 #: Fastest a session may run (scenario seconds per wall second).
@@ -239,11 +239,16 @@ def close_session(db: Session, session: LabSession, store, user: User | None, wa
         end = min(end, session.start_ns + int(session.duration_s * 1e9))
     session.end_ns, session.status, session.closed_at = end, SessionStatus.closed, utcnow()
     criteria = get_charter(db, session.challenge_id).document["acceptance"]
+    answers = {r["bundle_id"]: r["status"] for r in store.command_results(session.site, session.edge, limit=100_000)}
     for asset in session.assets:
         alerts = [a for a in store.alerts(session.site, asset, limit=1_000_000) if a["edge"] == session.edge]
         drift = [d for d in store.drift(session.site, asset, limit=1_000_000) if d["edge"] == session.edge]
-        deps = [d for d in session.deployments if d.asset == asset]
+        mine = [d for d in session.deployments if d.asset == asset]
+        # only what the edge confirmed ran: a deploy it rejected or never received produced nothing
+        deps = [d for d in mine if d.bundle_id is None or answers.get(d.bundle_id) == "accepted"]
         doc = evidence_document(session, asset, deps, alerts, drift, criteria)
+        doc["not_applied"] = [{**_pipeline_ref(d), "edge_answer": answers.get(d.bundle_id, "none")}
+                              for d in mine if d not in deps]
         entry = ledger.append(db, "evidence", f"session:{session.id}",
                               {"asset": asset, "sha256": ledger.sha256_of(doc), "met": doc["final"]["acceptance"]["met"]})
         session.evidence.append(Evidence(session_id=session.id, asset=asset, document=doc,
@@ -301,6 +306,15 @@ def evidence_document(session: LabSession, asset: str, deployments: list[Deploym
             "alerts": alerts, "drift": drift, "lineage": [s["pipeline"] for s in segments]}
 
 
+def visible_to(db: Session, session: LabSession, user_id: int, roles, scope) -> bool:
+    """Staff, operators and SME partners of the challenge see its sessions; a learner only their team's."""
+    if scope.everything:
+        return True
+    if roles & {Role.mentor, Role.assessor, Role.sme_partner} and scope.challenge(session.challenge_id):
+        return True
+    return Role.learner in roles and is_team_member(db, session, user_id)
+
+
 def list_sessions(db: Session, scope, challenge_id: int | None = None) -> list[LabSession]:
     """Sessions whose site is in ``scope`` (optionally of one challenge), newest first."""
     q = select(LabSession).order_by(LabSession.id.desc())
@@ -314,12 +328,12 @@ def view(session: LabSession, show_truth: bool) -> dict:
     return {"id": session.id, "kind": session.kind, "challenge": session.challenge_id, "team": session.team_id,
             "pack": session.pack_id or None,
             "scenario": session.scenario, "site": session.site, "edge": session.edge, "assets": session.assets,
-            "speed": session.speed, "status": session.status.value, "started_at": session.started_at.isoformat(),
+            "speed": session.speed, "status": session.status.value, "started_at": iso_utc(session.started_at),
             "start_ns": session.start_ns, "duration_s": session.duration_s, "end_ns": session.end_ns,
-            "closed_at": None if session.closed_at is None else session.closed_at.isoformat(),
+            "closed_at": None if session.closed_at is None else iso_utc(session.closed_at),
             "error": session.error or None,
             "ground_truth": session.ground_truth if show_truth else None,
             "deployments": [{**_pipeline_ref(d), "asset": d.asset, "active_ns": d.active_ns,
-                             "created_at": d.created_at.isoformat(), "bundle_id": d.bundle_id} for d in session.deployments],
+                             "created_at": iso_utc(d.created_at), "bundle_id": d.bundle_id} for d in session.deployments],
             "evidence": [{"id": e.id, "asset": e.asset, "sha256": e.sha256, "met": e.document["final"]["acceptance"]["met"]
                           if e.document.get("final") else False} for e in session.evidence]}

@@ -32,7 +32,7 @@ from cloud.challenges import ledger
 from cloud.challenges.charters import ChallengeError, duties
 from cloud.challenges.models import Duty, LabSession, Outcome, Submission
 from cloud.challenges.sessions import get_session, is_team_member
-from cloud.domain.models import utcnow
+from cloud.domain.models import iso_utc, utcnow
 
 FEEDBACK_TARGET = timedelta(hours=24)
 FEEDBACK_DEADLINE = timedelta(hours=48)
@@ -87,9 +87,9 @@ def submission_view(row: Submission, now: datetime | None = None) -> dict:
     started = _aware(row.submitted_at)
     done = None if row.feedback_at is None else _aware(row.feedback_at)
     return {"id": row.id, "session": row.session_id, "submitted_by": row.submitted_by,
-            "submitted_at": started.isoformat(), "note": row.note, "links": row.links,
+            "submitted_at": iso_utc(started), "note": row.note, "links": row.links,
             "feedback": row.feedback or None, "feedback_by": row.feedback_by,
-            "feedback_at": None if done is None else done.isoformat(),
+            "feedback_at": None if done is None else iso_utc(done),
             "sla": sla_state(started, started + FEEDBACK_TARGET, started + FEEDBACK_DEADLINE, done, now)}
 
 
@@ -116,8 +116,8 @@ def items(db: Session, scope, now: datetime | None = None) -> list[dict]:
 def _item(kind, session_id, sessions, started, target, deadline, done, now, **extra) -> dict:
     s = sessions[session_id]
     return {"kind": kind, "session": session_id, "challenge": s.challenge_id, "team": s.team_id,
-            "started_at": started.isoformat(), "target": target.isoformat(), "deadline": deadline.isoformat(),
-            "done_at": None if done is None else done.isoformat(),
+            "started_at": iso_utc(started), "target": iso_utc(target), "deadline": iso_utc(deadline),
+            "done_at": None if done is None else iso_utc(done),
             "state": sla_state(started, target, deadline, done, now), **extra}
 
 

@@ -19,6 +19,19 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def iso_utc(ts: datetime | None) -> str | None:
+    """ISO 8601 with the UTC offset; SQLite hands datetimes back naive, they were stored in UTC.
+
+    Examples
+    --------
+    >>> iso_utc(datetime(2026, 11, 23, 9, 30))
+    '2026-11-23T09:30:00+00:00'
+    """
+    if ts is None:
+        return None
+    return (ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)).isoformat()
+
+
 class Base(DeclarativeBase):
     """Declarative base of every relational table of the hub."""
 
