@@ -334,6 +334,7 @@ def view(session: LabSession, show_truth: bool) -> dict:
             "error": session.error or None,
             "ground_truth": session.ground_truth if show_truth else None,
             "deployments": [{**_pipeline_ref(d), "asset": d.asset, "active_ns": d.active_ns,
-                             "created_at": iso_utc(d.created_at), "bundle_id": d.bundle_id} for d in session.deployments],
+                             "created_at": iso_utc(d.created_at), "bundle_id": d.bundle_id,
+                             "pipeline": d.pipeline} for d in session.deployments],
             "evidence": [{"id": e.id, "asset": e.asset, "sha256": e.sha256, "met": e.document["final"]["acceptance"]["met"]
                           if e.document.get("final") else False} for e in session.evidence]}
