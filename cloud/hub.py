@@ -84,6 +84,10 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     def mentor_page() -> FileResponse:
         return FileResponse(WEB / "index.html")
 
+    @app.get("/session", include_in_schema=False)
+    def session_page() -> FileResponse:  # the learner page of one lab session: /session?id=N
+        return FileResponse(WEB / "session.html")
+
     @app.get("/vendor/plotly.min.js", include_in_schema=False)
     def vendor_plotly() -> FileResponse:
         return FileResponse(plotly_js(), media_type="application/javascript")

@@ -117,6 +117,7 @@ PUBLIC = {
     ("GET", "/api/auth/config"): 200,
     ("POST", "/api/auth/demo-token"): 404,  # production mode
     ("GET", "/"): 200,
+    ("GET", "/session"): 200,  # the learner page; it logs in itself
     ("GET", "/healthz"): 200,
     ("GET", "/vendor/plotly.min.js"): 200,
     ("GET", "/metrics"): 200,  # Prometheus scrape; restrict it at the network, not with tokens

@@ -238,6 +238,48 @@ async function refreshFleet() {
   if (!selected && assets.length) selectAsset(assets[0].site, assets[0].asset);
 }
 
+// lab sessions in scope (each links to its learner page) and the service levels staff answer for
+const SLA_KIND = { mentor_feedback: "mentor feedback", credential_decision: "credential decision" };
+const SLA_FLAG = { overdue: "OVERDUE", due_soon: "due soon" };
+
+async function refreshSessions() {
+  const [sessions, slaRes] = await Promise.all([getJSON("/api/sessions"), authFetch("/api/sla")]);
+  const ul = $("sessions");
+  ul.innerHTML = sessions.length ? "" : '<li class="muted">no lab session yet</li>';
+  for (const s of sessions) {
+    const li = document.createElement("li");
+    li.dataset.session = String(s.id);
+    const a = document.createElement("a");
+    a.href = `/session?id=${s.id}`;
+    a.textContent = `session ${s.id}`;
+    const small = document.createElement("small");
+    small.textContent = `${s.pack || s.kind} · team ${s.team}` + (s.evidence.length ?
+      ` · acceptance ${s.evidence.every((e) => e.met) ? "met" : "not met"}` : "");
+    li.append(a, ` ${s.status}`, small);
+    ul.appendChild(li);
+  }
+  const ol = $("sla");
+  if (!slaRes.ok) { ol.hidden = true; return; } // service levels are for staff (403 for others)
+  const items = (await slaRes.json()).filter((i) => !i.done_at);
+  ol.hidden = false;
+  ol.innerHTML = items.length ? "" : '<li class="muted">nothing due</li>';
+  for (const i of items) { // overdue first, then by deadline (the hub sorts them)
+    const li = document.createElement("li");
+    li.className = i.state;
+    if (SLA_FLAG[i.state]) {
+      const flag = document.createElement("span");
+      flag.className = `flag ${i.state}`;
+      flag.textContent = SLA_FLAG[i.state];
+      li.appendChild(flag);
+    }
+    li.append(`${SLA_KIND[i.kind] || i.kind}, session ${i.session}`);
+    const small = document.createElement("small");
+    small.textContent = `team ${i.team} · deadline ${new Date(i.deadline).toLocaleString()}`;
+    li.appendChild(small);
+    ol.appendChild(li);
+  }
+}
+
 // Server-sent events read with fetch (EventSource cannot send the Authorization header).
 const handlers = {
   features: (msg) => {
@@ -293,4 +335,6 @@ getJSON("/api/auth/me").then((me) => { $("snapshot-request").hidden = !me.roles.
   .catch(() => {});
 refreshFleet().catch((e) => console.error(e));
 setInterval(() => refreshFleet().catch((e) => console.error(e)), 5000);
+refreshSessions().catch((e) => console.error(e));
+setInterval(() => refreshSessions().catch((e) => console.error(e)), 15000);
 connect();

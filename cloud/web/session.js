@@ -1,0 +1,650 @@
+// Learner page of one lab session (/session?id=N): live telemetry, alerts, deployments with lineage and a
+// deploy form while it runs; evidence, ground truth, submission and outcome once it is closed.
+// Same patterns as the mentor page (app.js): bearer token in sessionStorage, JSON API, SSE read with fetch.
+"use strict";
+
+const SESSION_ID = Number(new URLSearchParams(location.search).get("id"));
+const TOKEN_KEY = "teachfab-token"; // shared with the mentor page: one log-in per browser tab
+const MAX_POINTS = 1500;
+const PREFERRED_FEATURES = ["rms", "kurtosis", "crest", "env_bpfo_hsnr", "env_bpfi_hsnr", "temperature"];
+const NOT_FEATURES = new Set(["ts", "score", "threshold", "learning"]);
+const LAYOUT = { margin: { l: 50, r: 10, t: 30, b: 35 }, legend: { orientation: "h" },
+  xaxis: { title: { text: "scenario time (s)" } } };
+const PLOT_CONFIG = { displaylogo: false, responsive: true };
+
+let me = null;             // GET /api/auth/me
+let teamLabel = null;      // the session's team, named, once GET /api/teams answered
+let session = null;        // GET /api/sessions/N, refreshed every few seconds
+let edgeAnswers = {};      // bundle_id -> the edge's answer to that deploy command
+let asset = null;          // the asset whose telemetry is shown
+let features = [];         // features charted for it
+let drawnUpTo = null;      // ts of the last window drawn; null while (re)drawing
+let pending = [];          // live windows that arrived while the history was loading
+let windows = 0;           // windows shown
+let alertRows = [];
+let closedShown = false;
+let lastClosedRefresh = 0;
+let deployDirty = false;   // the learner edited the pipeline text: do not overwrite it
+
+// --- small helpers --------------------------------------------------------------------------------
+const $ = (id) => document.getElementById(id);
+const round3 = (x) => Math.round(x * 1000) / 1000;
+const tOf = (ns) => round3((ns - session.start_ns) / 1e9); // scenario seconds since the session's t = 0
+const fmtT = (ns) => (ns === null || ns === undefined ? "—" : `t = ${tOf(ns)} s`);
+const fmtWhen = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+const show = (v) => (v === null || v === undefined ? "—" : String(v));
+const isLearning = (r) => r.learning === true || r.learning === 1;
+
+/** A DOM element with properties (class, dataset, textContent, href, …) and children (nodes or text). */
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else node[k] = v;
+  }
+  for (const c of children) node.append(c instanceof Node ? c : show(c));
+  return node;
+}
+
+const code = (text) => el("code", {}, text || "—");
+
+function fill(parent, nodes, empty) {
+  parent.replaceChildren(...(nodes.length ? nodes : [el("li", { class: "muted" }, empty)]));
+}
+
+function fatal(message) {
+  $("page-error").textContent = message;
+  $("page-error").hidden = false;
+}
+
+/** The server's own words for a refused request: "HTTP 422: pipeline.threshold: …". */
+async function errorText(res) {
+  let detail = "";
+  try { detail = (await res.json()).detail; } catch { /* not JSON */ }
+  if (Array.isArray(detail)) {
+    detail = detail.map((d) => `${(d.loc || []).filter((p) => p !== "body").join(".")}: ${d.msg}`).join("; ");
+  } else if (detail && typeof detail !== "string") {
+    detail = JSON.stringify(detail);
+  }
+  return `HTTP ${res.status}${detail ? `: ${detail}` : ""}`;
+}
+
+// --- log-in: the page's own form, a bearer token from POST /api/auth/token ------------------------
+let token = sessionStorage.getItem(TOKEN_KEY);
+let loggingIn = null;
+
+function askLogin() {
+  const form = $("login");
+  form.hidden = false;
+  $("login-email").focus();
+  return new Promise((resolve) => {
+    form.onsubmit = async (ev) => {
+      ev.preventDefault();
+      $("login-error").textContent = "";
+      const body = new URLSearchParams({ username: $("login-email").value, password: $("login-password").value });
+      const res = await fetch("/api/auth/token", { method: "POST", body });
+      if (!res.ok) {
+        $("login-error").textContent = res.status === 401 ? "wrong e-mail or password"
+          : `log-in failed (${await errorText(res)})`;
+        return;
+      }
+      form.hidden = true;
+      $("login-password").value = "";
+      resolve((await res.json()).access_token);
+    };
+  });
+}
+
+async function login() {
+  if (!loggingIn) {
+    loggingIn = askLogin().then((t) => { token = t; sessionStorage.setItem(TOKEN_KEY, t); loggingIn = null; });
+  }
+  return loggingIn;
+}
+
+async function authFetch(url, opts = {}) {
+  if (!token) await login();
+  const hasJson = opts.json !== undefined; // opts.json: a body sent as JSON
+  const headers = () => ({ Authorization: `Bearer ${token}`, ...(hasJson ? { "Content-Type": "application/json" } : {}) });
+  const init = () => ({ ...opts, headers: headers(), ...(hasJson ? { body: JSON.stringify(opts.json) } : {}) });
+  let res = await fetch(url, init());
+  if (res.status === 401) {
+    token = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    await login();
+    res = await fetch(url, init());
+  }
+  return res;
+}
+
+async function getJSON(url) {
+  const res = await authFetch(url);
+  if (!res.ok) throw new Error(`${url}: ${await errorText(res)}`);
+  return res.json();
+}
+
+async function logout() {
+  await authFetch("/api/auth/logout", { method: "POST" }).catch(() => {});
+  sessionStorage.removeItem(TOKEN_KEY);
+  location.reload();
+}
+
+// --- the session: overview and scenario clock ------------------------------------------------------
+async function refreshSession() {
+  const res = await authFetch(`/api/sessions/${SESSION_ID}`);
+  if (res.status === 404) {
+    $("content").hidden = true;
+    fatal(`Session ${SESSION_ID} does not exist, or it is not one of your team's (${await errorText(res)}).`);
+    return false;
+  }
+  if (!res.ok) throw new Error(`session: ${await errorText(res)}`);
+  const first = session === null;
+  session = await res.json();
+  $("content").hidden = false;
+  if (first) setUp();
+  await refreshEdgeAnswers();
+  renderOverview();
+  renderDeployments();
+  renderTruth();
+  if (session.status !== "running" && !closedShown) {
+    closedShown = true;
+    showClosed();
+  } else if (closedShown && Date.now() - lastClosedRefresh > 15000) {
+    refreshAfterClose().catch((e) => console.error(e));
+  }
+  return true;
+}
+
+function setUp() {
+  document.title = `TeachFab — lab session ${session.id}`;
+  $("title").textContent = `lab session ${session.id}`;
+  const options = () => session.assets.map((a) => el("option", { value: a, textContent: a }));
+  $("asset-select").replaceChildren(...options());
+  $("deploy-asset").replaceChildren(...options());
+  $("asset-pick").hidden = session.assets.length < 2;
+  $("asset-select").onchange = () => selectAsset($("asset-select").value).catch((e) => console.error(e));
+  $("deploy-asset").onchange = () => { deployDirty = false; prefillDeploy(); };
+  $("deploy-pipeline").oninput = () => { deployDirty = true; };
+  $("deploy-reset").onclick = () => { deployDirty = false; prefillDeploy(); };
+  $("deploy").onsubmit = (ev) => {
+    ev.preventDefault();
+    deploy().catch((e) => showResult("deploy-result", String(e), false));
+  };
+  $("submit").onsubmit = (ev) => {
+    ev.preventDefault();
+    submitWork().catch((e) => showResult("submit-result", String(e), false));
+  };
+  selectAsset(session.assets[0]).catch((e) => console.error(e));
+  getJSON("/api/teams").then((teams) => { // the team's name and members, when the caller may see them
+    const team = teams.find((t) => t.id === session.team);
+    if (team) teamLabel = `${team.name} (${team.members.map((m) => m.name || m.email).join(", ")})`;
+    renderOverview();
+  }).catch((e) => console.warn(e));
+}
+
+function renderOverview() {
+  const s = session;
+  $("s-id").textContent = s.id;
+  $("s-status").textContent = s.status;
+  $("s-status").className = `status ${s.status}`;
+  $("s-pack").textContent = s.pack || "—";
+  $("s-scenario").textContent = s.kind === "window" ? "real assets (challenge window)" : s.scenario;
+  $("s-team").textContent = teamLabel || `team ${s.team}`;
+  $("s-assets").textContent = `${s.assets.join(", ")} at site ${s.site}, edge ${s.edge}`;
+  $("s-speed").textContent = `${s.speed}× (scenario seconds per wall-clock second)`;
+  $("s-started").textContent = fmtWhen(s.started_at) + (s.closed_at ? ` · closed ${fmtWhen(s.closed_at)}` : "");
+  $("s-error").hidden = !s.error;
+  $("s-error").textContent = s.error ? `This session failed: ${s.error}` : "";
+  tick();
+}
+
+/** Scenario time = start + (now − start) × speed; a closed session stops at its end. */
+function tick() {
+  if (!session) return;
+  const running = session.status === "running";
+  const nowNs = Date.now() * 1e6;
+  const scenarioNs = running ? session.start_ns + (nowNs - session.start_ns) * session.speed : session.end_ns;
+  if (scenarioNs === null || scenarioNs === undefined) { // failed before it ran: no clock
+    $("clock-t").textContent = "—";
+    $("clock-of").textContent = `(${session.status})`;
+    return;
+  }
+  const t = Math.max(0, (scenarioNs - session.start_ns) / 1e9);
+  const total = session.duration_s || 0;
+  $("clock-t").textContent = `t = ${t.toFixed(1)} s`;
+  $("clock-t").dataset.t = t.toFixed(3);
+  $("clock-t").dataset.at = String(nowNs / 1e6); // the wall-clock time (ms) the value is for
+  $("clock-of").textContent = (total ? `of ${total} s` : "") + (running ? "" : ` (${session.status})`);
+  $("clock-bar").value = total ? Math.min(1, t / total) : 0;
+  $("clock-time").textContent = new Date(scenarioNs / 1e6).toLocaleString();
+}
+
+// --- live telemetry --------------------------------------------------------------------------------
+const assetUrl = (a) => `/api/assets/${encodeURIComponent(session.site)}/${encodeURIComponent(a)}`;
+
+async function selectAsset(name) {
+  asset = name;
+  drawnUpTo = null;
+  pending = [];
+  const res = await authFetch(`${assetUrl(name)}/telemetry?limit=${MAX_POINTS}`);
+  const rows = res.ok ? await res.json() : []; // 404: the edge has not published a window yet
+  if (!res.ok && res.status !== 404) console.warn(`telemetry: ${await errorText(res)}`);
+  drawCharts(rows);
+}
+
+function pickFeatures(rows) {
+  const seen = new Set();
+  for (const r of rows) for (const k of Object.keys(r)) if (!NOT_FEATURES.has(k)) seen.add(k);
+  const preferred = PREFERRED_FEATURES.filter((f) => seen.has(f));
+  return [...preferred, ...[...seen].filter((f) => !preferred.includes(f)).sort()].slice(0, 4);
+}
+
+const scoreOf = (rows) => rows.map((r) => (isLearning(r) || r.score === undefined ? null : r.score));
+const column = (rows, name) => rows.map((r) => (r[name] === undefined ? null : r[name]));
+
+function drawCharts(rows) {
+  features = pickFeatures(rows);
+  const x = rows.map((r) => tOf(r.ts));
+  Plotly.newPlot("chart-score", [
+    { x, y: scoreOf(rows), name: "anomaly score", mode: "lines", line: { color: "#2c6fbb" } },
+    { x, y: column(rows, "threshold"), name: "threshold", mode: "lines", line: { color: "#c0392b", dash: "dash" } },
+  ], { ...LAYOUT, title: { text: `Anomaly score vs threshold — ${asset}`, font: { size: 13 } }, yaxis: { type: "log" } },
+  PLOT_CONFIG);
+  const box = $("feature-charts");
+  box.replaceChildren(...features.map((f) => el("div", { id: `chart-f-${f}`, class: "chart" })));
+  for (const f of features) {
+    Plotly.newPlot(`chart-f-${f}`, [{ x, y: column(rows, f), name: f, mode: "lines" }],
+      { ...LAYOUT, title: { text: f, font: { size: 13 } }, showlegend: false }, PLOT_CONFIG);
+  }
+  $("latest-head").replaceChildren(...["score", "threshold", "state", ...features].map((h) => el("th", {}, h)));
+  windows = rows.length;
+  drawnUpTo = rows.length ? rows[rows.length - 1].ts : 0;
+  showLatest(rows[rows.length - 1]);
+  drawShapes();
+  const late = pending.filter((r) => r.ts > drawnUpTo);
+  pending = [];
+  if (late.length) extendCharts(late);
+}
+
+function extendCharts(records) {
+  if (drawnUpTo === null) { pending.push(...records); return; }
+  if (windows === 0) { selectAsset(asset).catch((e) => console.error(e)); return; } // the first windows: draw the history
+  records = records.filter((r) => r.ts > drawnUpTo);
+  if (!records.length) return;
+  drawnUpTo = records[records.length - 1].ts;
+  const x = records.map((r) => tOf(r.ts));
+  Plotly.extendTraces("chart-score", { x: [x, x], y: [scoreOf(records), column(records, "threshold")] }, [0, 1], MAX_POINTS);
+  for (const f of features) Plotly.extendTraces(`chart-f-${f}`, { x: [x], y: [column(records, f)] }, [0], MAX_POINTS);
+  windows = Math.min(MAX_POINTS, windows + records.length);
+  showLatest(records[records.length - 1]);
+}
+
+function showLatest(r) {
+  if (!r) return;
+  const num = (v) => (typeof v === "number" ? v.toPrecision(4) : "—");
+  const learning = isLearning(r);
+  const above = !learning && r.score > r.threshold;
+  $("live-t").textContent = `t = ${tOf(r.ts).toFixed(2)} s`;
+  $("live-t").dataset.ts = String(r.ts);
+  $("live-t").dataset.windows = String(windows);
+  const cells = [
+    el("td", { id: "live-score", class: above ? "above" : "", dataset: { value: learning ? "" : String(r.score) } },
+      learning ? "—" : num(r.score)),
+    el("td", { id: "live-threshold" }, num(r.threshold)),
+    el("td", { id: "live-state", class: above ? "above" : "" },
+      learning ? "learning the healthy machine (warm-up)" : above ? "above the threshold" : "scoring"),
+    ...features.map((f) => el("td", { dataset: { feature: f } }, num(r[f]))),
+  ];
+  $("latest-row").replaceChildren(...cells);
+}
+
+/** Alerts as red lines on the score chart; once revealed, the ground truth as shaded spans. */
+function drawShapes() {
+  if (!$("chart-score").data) return;
+  const line = (t, color) => ({ type: "line", xref: "x", yref: "paper", x0: t, x1: t, y0: 0, y1: 1,
+    line: { color, width: 1, dash: "dot" } });
+  const shapes = alertRows.filter((a) => a.asset === asset).map((a) => line(tOf(a.ts), "#c0392b"));
+  for (const e of (session && session.ground_truth) || []) {
+    if (e.asset && e.asset !== asset) continue;
+    const end = e.end_ns === null || e.end_ns === undefined ? session.start_ns + session.duration_s * 1e9 : e.end_ns;
+    shapes.push({ type: "rect", xref: "x", yref: "paper", x0: tOf(e.start_ns), x1: tOf(end), y0: 0, y1: 1,
+      fillcolor: e.category === "fault" ? "#c0392b" : "#7f8c8d", opacity: 0.12, line: { width: 0 } });
+  }
+  Plotly.relayout("chart-score", { shapes });
+}
+
+// --- alerts and drift of the session's site --------------------------------------------------------
+let eventsTimer = null;
+function scheduleEvents() {
+  clearTimeout(eventsTimer);
+  eventsTimer = setTimeout(() => refreshEvents().catch((e) => console.error(e)), 300);
+}
+
+async function refreshEvents() {
+  const q = (a) => `site=${encodeURIComponent(session.site)}&asset=${encodeURIComponent(a)}&limit=500`;
+  const [alerts, drift] = await Promise.all(["alerts", "drift"].map(async (kind) => {
+    const lists = await Promise.all(session.assets.map((a) => getJSON(`/api/${kind}?${q(a)}`).catch(() => [])));
+    return lists.flat().filter((r) => r.site === session.site).sort((a, b) => b.ts - a.ts);
+  }));
+  alertRows = alerts;
+  const several = session.assets.length > 1;
+  $("n-alerts").textContent = alerts.length;
+  $("n-drift").textContent = drift.length;
+  fill($("alerts"), alerts.map((a) => el("li", { dataset: { ts: String(a.ts) } },
+    `${fmtT(a.ts)}${several ? ` · ${a.asset}` : ""} · score ${Number(a.score).toFixed(2)}`,
+    el("small", {}, a.message))), "no alerts");
+  fill($("drift"), drift.map((d) => el("li", { dataset: { ts: String(d.ts) } },
+    `${fmtT(d.ts)}${several ? ` · ${d.asset}` : ""} · ${d.target} (${d.detector})`,
+    el("small", {}, d.message))), "no drift");
+  drawShapes();
+}
+
+// --- deployments with lineage, and the deploy form -------------------------------------------------
+async function refreshEdgeAnswers() {
+  const waiting = session.deployments.some((d) => d.bundle_id && !edgeAnswers[d.bundle_id]);
+  if (!waiting || session.kind === "window") return;
+  const res = await authFetch(`/api/edges/${encodeURIComponent(session.site)}/${encodeURIComponent(session.edge)}`);
+  if (!res.ok) return; // the edge has not reported yet
+  for (const r of (await res.json()).command_results || []) if (r.bundle_id) edgeAnswers[r.bundle_id] = r;
+}
+
+function renderDeployments() {
+  const current = {};
+  for (const d of session.deployments) current[d.asset] = d.deployment; // the newest per asset runs
+  const rows = session.deployments.map((d) => {
+    const answer = d.bundle_id ? edgeAnswers[d.bundle_id] : null;
+    const edge = !d.bundle_id ? "starter" : !answer ? "waiting for the edge…"
+      : answer.status + (answer.reason ? `: ${answer.reason}` : "");
+    const note = (d.pipeline && d.pipeline.lineage && d.pipeline.lineage.note) || "";
+    const isCurrent = current[d.asset] === d.deployment;
+    return el("tr", { class: isCurrent ? "current" : "", dataset: { deployment: String(d.deployment), hash: d.hash } },
+      el("td", {}, d.deployment),
+      el("td", {}, d.asset),
+      el("td", { class: "name" }, d.name, isCurrent ? el("span", { class: "tag" }, "current") : "",
+        note ? el("small", {}, note) : ""),
+      el("td", { class: "hash" }, code(d.hash)),
+      el("td", { class: "parent" }, code(d.parent)),
+      el("td", { class: "author" }, d.author),
+      el("td", {}, fmtT(d.active_ns)),
+      el("td", {}, fmtWhen(d.created_at)),
+      el("td", { class: `edge ${answer ? answer.status : ""}` }, edge));
+  });
+  $("deployments").replaceChildren(...rows);
+  const running = session.status === "running";
+  const mayDeploy = running && me && me.roles.some((r) => ["learner", "mentor", "hub_operator"].includes(r));
+  $("deploy").hidden = !mayDeploy;
+  $("deploy-closed").hidden = running;
+  if (mayDeploy && !deployDirty) prefillDeploy();
+}
+
+/** The current pipeline of the chosen asset, without its lineage (the hub fills that in). */
+function prefillDeploy() {
+  const a = $("deploy-asset").value || session.assets[0];
+  const deps = session.deployments.filter((d) => d.asset === a);
+  const last = deps[deps.length - 1];
+  const pipeline = { ...((last && last.pipeline) || {}) };
+  delete pipeline.lineage;
+  $("deploy-pipeline").value = JSON.stringify(pipeline, null, 2);
+}
+
+function showResult(id, text, ok) {
+  $(id).textContent = text;
+  $(id).className = `result ${ok ? "ok" : "error"}`;
+}
+
+async function deploy() {
+  let pipeline;
+  try {
+    pipeline = JSON.parse($("deploy-pipeline").value);
+  } catch (e) {
+    showResult("deploy-result", `not deployed: the pipeline is not valid JSON (${e.message})`, false);
+    return;
+  }
+  showResult("deploy-result", "deploying…", true);
+  const body = { asset: $("deploy-asset").value, pipeline, note: $("deploy-note").value };
+  const res = await authFetch(`/api/sessions/${SESSION_ID}/deployments`, { method: "POST", json: body });
+  if (!res.ok) {
+    showResult("deploy-result", `refused — ${await errorText(res)}`, false);
+    return;
+  }
+  const d = await res.json();
+  showResult("deploy-result", `deployed ${d.name} (${d.hash}), parent ${d.parent}; the edge confirms in the list above`, true);
+  deployDirty = false;
+  $("deploy-note").value = "";
+  await refreshSession();
+}
+
+// --- after the session closed: ground truth, evidence, submission, assessment ----------------------
+function renderTruth() {
+  const truth = session.ground_truth;
+  $("truth-hidden").hidden = Array.isArray(truth);
+  $("truth-table").hidden = !Array.isArray(truth);
+  if (!Array.isArray(truth)) return;
+  const rows = [...truth].sort((a, b) => a.start_ns - b.start_ns).map((e) => el("tr", { dataset: { event: e.event } },
+    el("td", {}, e.event), el("td", {}, e.category), el("td", {}, e.asset || "—"),
+    el("td", { class: "from" }, fmtT(e.start_ns)),
+    el("td", {}, e.end_ns === null || e.end_ns === undefined ? "the end" : fmtT(e.end_ns))));
+  $("truth").replaceChildren(...rows);
+  drawShapes();
+}
+
+function showClosed() {
+  $("evidence-card").hidden = false;
+  $("submission-card").hidden = false;
+  $("assessment-card").hidden = false;
+  refreshEvents().catch((e) => console.error(e));
+  loadEvidence().catch((e) => { $("evidence").textContent = String(e); });
+  refreshAfterClose().catch((e) => console.error(e));
+}
+
+async function refreshAfterClose() {
+  lastClosedRefresh = Date.now();
+  await Promise.all([loadSubmissions(), loadAssessment()]);
+}
+
+async function loadEvidence() {
+  const docs = await getJSON(`/api/sessions/${SESSION_ID}/evidence`);
+  if (!docs.length) {
+    $("evidence").replaceChildren(el("p", { class: "muted" },
+      session.status === "failed" ? "No evidence: the session failed." : "No evidence was computed."));
+    return;
+  }
+  $("evidence").replaceChildren(...docs.map(evidenceBlock));
+}
+
+const verdict = (met, cls = "") => el("span", { class: `verdict ${met ? "met" : "not-met"} ${cls}` }, met ? "met" : "not met");
+const pipelineRef = (p) => (p ? [el("b", {}, p.name), " ", code(p.hash), " (parent ", code(p.parent),
+  `, by ${show(p.author)})`] : ["—"]);
+
+function figures(ev, prefix) {
+  const f = (cls, label, value) => el("span", { class: `${prefix}-${cls}` }, label, el("b", {}, show(value)));
+  return el("p", { class: "figures" },
+    f("false-alarms", "false alarms ", ev.false_alarms), " · ",
+    f("fa-per-hour", "per healthy hour ", ev.false_alarms_per_hour), ` (over ${show(ev.healthy_hours)} h) · `,
+    f("delay", "detection delay (s) ", ev.detection_delay_s), " · ",
+    f("missed", "missed faults ", ev.missed_faults), " · ",
+    `precision ${show(ev.precision)} · recall ${show(ev.recall)} · F1 ${show(ev.f1)} · `,
+    `drift events ${show(ev.drift_events)} (${show(ev.drift_events_handled)} regime changes handled, `,
+    `${show(ev.false_drift_alarms)} false drift alarms)`);
+}
+
+function faultTable(ev) {
+  const rows = ev.faults.map((f) => el("tr", { dataset: { event: f.event } },
+    el("td", {}, f.event), el("td", {}, fmtT(f.start_ns)),
+    el("td", { class: f.detected ? "ok" : "bad" }, f.detected ? "detected" : "missed"),
+    el("td", { class: "delay" }, f.detection_delay_s === null ? "—" : `${f.detection_delay_s} s`),
+    el("td", {}, f.alerts)));
+  if (!rows.length) rows.push(el("tr", {}, el("td", { colSpan: 5, class: "muted" }, "no fault began before the end")));
+  return el("table", { class: "faults" },
+    el("thead", {}, el("tr", {}, ...["fault", "onset", "", "detection delay", "alerts"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, ...rows));
+}
+
+function criteriaTable(acceptance) {
+  return el("table", { class: "criteria" },
+    el("thead", {}, el("tr", {}, ...["acceptance criterion", "measured", ""].map((h) => el("th", {}, h)))),
+    el("tbody", {}, ...acceptance.criteria.map((c) => el("tr", { dataset: { metric: c.metric } },
+      el("td", {}, `${c.metric} ${c.op} ${c.value}`, c.required === false ? " (not required)" : "",
+        c.note ? el("small", {}, c.note) : ""),
+      el("td", { class: "measured" }, c.measured === null ? "not measured" : String(c.measured)),
+      el("td", {}, verdict(c.met))))));
+}
+
+function evidenceBlock(e) {
+  const doc = e.document;
+  const final = doc.final;
+  const block = el("article", { class: "evidence", dataset: { asset: e.asset } });
+  block.append(el("h3", {}, `${e.asset} — final pipeline: acceptance `,
+    final ? verdict(final.acceptance.met, "final-verdict") : "—"));
+  if (final) {
+    block.append(
+      el("p", { class: "final-pipeline" }, "final pipeline ", ...pipelineRef(final.pipeline),
+        `, scored from ${fmtT(final.start_ns)} to ${fmtT(final.end_ns)}`),
+      faultTable(final.evidence), figures(final.evidence, "final"), criteriaTable(final.acceptance));
+  }
+  const whole = doc.whole_session;
+  block.append(el("h4", {}, "Whole session (every pipeline, start to end): acceptance ",
+    verdict(whole.acceptance.met, "whole-verdict")), figures(whole.evidence, "whole"));
+  if (doc.segments.length > 1) {
+    block.append(el("h4", {}, "Every pipeline of the session"), el("table", { class: "segments" },
+      el("thead", {}, el("tr", {}, ...["pipeline", "from", "to", "detection delay (s)", "false alarms", "acceptance"]
+        .map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...doc.segments.map((s) => el("tr", {},
+        el("td", {}, s.pipeline.name, " ", code(s.pipeline.hash)), el("td", {}, fmtT(s.start_ns)), el("td", {}, fmtT(s.end_ns)),
+        el("td", {}, show(s.evidence.detection_delay_s)), el("td", {}, s.evidence.false_alarms),
+        el("td", {}, verdict(s.acceptance.met)))))));
+  }
+  if ((doc.not_applied || []).length) {
+    block.append(el("p", { class: "bad" }, "Not scored (the edge did not confirm them): ",
+      doc.not_applied.map((p) => `${p.name} ${p.hash} (${p.edge_answer})`).join(", ")));
+  }
+  block.append(el("p", { class: "muted" }, `computed ${fmtWhen(e.computed_at)} · SHA-256 `, code(e.sha256),
+    e.intact ? " · intact" : el("b", { class: "bad" }, " · DOES NOT MATCH ITS SHA-256")));
+  return block;
+}
+
+const SLA_TEXT = {
+  on_track: "feedback due within 24 h", due_soon: "feedback due soon (24–48 h)", overdue: "feedback overdue",
+  done: "answered in time", done_late: "answered late",
+};
+
+/** A link a learner handed in: clickable only when it is http(s), never javascript: or the like. */
+const link = (url) => (/^https?:\/\//i.test(url) ? el("a", { href: url, target: "_blank", rel: "noopener", textContent: url }) : url);
+
+async function loadSubmissions() {
+  const subs = await getJSON(`/api/sessions/${SESSION_ID}/submissions`);
+  fill($("submissions"), subs.map((s) => el("li", { dataset: { submission: String(s.id) } },
+    el("div", {}, `submitted ${fmtWhen(s.submitted_at)} `, el("span", { class: `sla ${s.sla}` }, SLA_TEXT[s.sla] || s.sla)),
+    s.note ? el("p", { class: "note" }, s.note) : "",
+    el("ul", {}, ...s.links.map((l) => el("li", {}, link(l)))),
+    s.feedback
+      ? el("blockquote", { class: "feedback" }, el("b", {}, `mentor's feedback (${fmtWhen(s.feedback_at)}): `), s.feedback)
+      : el("p", { class: "muted" }, "waiting for the mentor's feedback"))), "nothing handed in yet");
+  $("submit").hidden = !(me && me.roles.includes("learner") && session.status === "closed");
+}
+
+async function submitWork() {
+  const links = $("submit-links").value.split("\n").map((l) => l.trim()).filter(Boolean);
+  const res = await authFetch(`/api/sessions/${SESSION_ID}/submissions`, { method: "POST",
+    json: { note: $("submit-note").value, links } });
+  if (!res.ok) { showResult("submit-result", `not submitted — ${await errorText(res)}`, false); return; }
+  showResult("submit-result", "submitted: your mentor answers within 24–48 h", true);
+  $("submit-note").value = "";
+  $("submit-links").value = "";
+  await loadSubmissions();
+}
+
+const STAGE_TEXT = {
+  open: "the session still runs", awaiting_scores: "waiting for the assessors' scores",
+  needs_moderation: "the assessors disagree; a mentor moderates", ready_for_signoff: "scored; waiting for sign-off",
+  signed_off: "signed off",
+};
+
+async function loadAssessment() {
+  const st = await getJSON(`/api/sessions/${SESSION_ID}/assessment`);
+  $("assessment-stage").textContent = STAGE_TEXT[st.stage] || st.stage;
+  $("assessment-stage").dataset.stage = st.stage;
+  const o = st.outcome;
+  if (!o) { $("outcome").replaceChildren(); return; }
+  $("outcome").replaceChildren(
+    el("p", {}, "outcome ", el("b", { id: "outcome-result", class: o.result === "pass" ? "ok" : "bad" },
+      o.result === "pass" ? "pass" : "not yet"), ` · weighted level ${o.weighted_level} (pass from ${o.pass_level})`,
+      ` · signed off ${fmtWhen(o.signed_off_at)} by ${o.signed_off_by.email}`),
+    o.reasons.length ? el("ul", { class: "reasons" }, ...o.reasons.map((r) => el("li", {}, r))) : "",
+    el("table", { class: "rubric" },
+      el("thead", {}, el("tr", {}, ...["criterion", "side", "level", ""].map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...o.criteria.map((c) => el("tr", {}, el("td", {}, c.name), el("td", {}, c.side),
+        el("td", {}, c.level, c.moderated ? " (moderated)" : ""), el("td", {}, el("small", {}, c.descriptor)))))),
+    o.note ? el("p", {}, `note: ${o.note}`) : "",
+    o.result === "pass" && o.credentials.length
+      ? el("p", {}, "credential(s): ", o.credentials.map((c) => c.title).join(", "), o.eqf_level ? ` (EQF ${o.eqf_level})` : "")
+      : "");
+}
+
+// --- live stream: server-sent events read with fetch (EventSource cannot send the token) ----------
+const mine = (msg) => session && msg.site === session.site;
+const handlers = {
+  features: (msg) => { if (mine(msg) && msg.asset === asset) extendCharts(msg.records); },
+  alert: (msg) => { if (mine(msg)) scheduleEvents(); },
+  drift: (msg) => { if (mine(msg)) scheduleEvents(); },
+  cmd_result: (msg) => { if (mine(msg)) refreshSession().catch((e) => console.error(e)); },
+  // the edge announces its pipelines again after a deploy: redraw, the new pipeline may compute other features
+  birth: (msg) => { if (mine(msg) && session.status === "running") selectAsset(asset).catch((e) => console.error(e)); },
+};
+
+function dispatch(block) {
+  let type = "message";
+  const data = [];
+  for (const line of block.split("\n")) {
+    if (line.startsWith("event:")) type = line.slice(6).trim();
+    else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+  }
+  if (data.length && handlers[type]) handlers[type](JSON.parse(data.join("\n")));
+}
+
+async function streamOnce() {
+  const res = await authFetch("/api/stream", { cache: "no-store" });
+  if (!res.ok) throw new Error(`/api/stream: ${await errorText(res)}`);
+  $("conn").textContent = "live";
+  $("conn").className = "badge on";
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value.replace(/\r\n/g, "\n");
+    let cut;
+    while ((cut = buf.indexOf("\n\n")) >= 0) {
+      dispatch(buf.slice(0, cut));
+      buf = buf.slice(cut + 2);
+    }
+  }
+}
+
+async function connect() {
+  for (;;) {
+    try { await streamOnce(); } catch (e) { console.warn(e); }
+    $("conn").textContent = "reconnecting…";
+    $("conn").className = "badge off";
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+async function main() {
+  if (!Number.isInteger(SESSION_ID) || SESSION_ID <= 0) {
+    fatal("This page shows one lab session: open /session?id=N (your mentor or `teachfab lab up` gives the address).");
+    return;
+  }
+  me = await getJSON("/api/auth/me");
+  $("who").textContent = `${me.email} (${me.roles.join(", ")})`;
+  $("logout").hidden = false;
+  $("logout").onclick = logout;
+  if (!(await refreshSession())) return;
+  await refreshEvents();
+  setInterval(tick, 250);
+  setInterval(() => refreshSession().catch((e) => console.error(e)), 5000);
+  connect();
+}
+
+main().catch((e) => { console.error(e); fatal(`The page could not load: ${e.message}`); });
