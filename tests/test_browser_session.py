@@ -15,6 +15,7 @@ lists the session and the feedback the mentor owes.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import re
 import signal
@@ -76,13 +77,37 @@ class LabUp:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
+            sessions = _session_processes(self.proc.pid)
             self.proc.send_signal(signal.SIGINT)  # lab up closes the session (already closed here) and exits
-            try:
-                self.proc.wait(timeout=30)
+            try:  # a session process that does not stop gets 30 s before lab up kills it
+                self.proc.wait(timeout=45)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            for pid in sessions:  # none must outlive a failed test (they ignore the SIGTERM they get then)
+                if "labs.session_runner" in _cmdline(pid):
+                    os.kill(pid, signal.SIGKILL)
         self.log.close()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _session_processes(parent: int) -> list[int]:
+    """The lab sessions' processes (``python -m labs.session_runner``) that ``parent`` started (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and "labs.session_runner" in _cmdline(int(stat.parent.name)):
+            found.append(int(stat.parent.name))
+    return found
 
 
 def check_clock(page, start_ns: int) -> None:
