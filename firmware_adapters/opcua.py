@@ -217,9 +217,10 @@ class OpcUaSource:
                 await self._connect(client, queue)
                 delay = 0.2
                 while True:
-                    try:
-                        sample = await asyncio.wait_for(queue.get(), timeout=1.0)
-                    except asyncio.TimeoutError:
+                    try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                        async with asyncio.timeout(1.0):
+                            sample = await queue.get()
+                    except TimeoutError:
                         await client.check_connection()
                         continue
                     self.count("samples")

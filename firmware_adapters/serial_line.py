@@ -339,9 +339,10 @@ class SerialPortSource:
         idle_s = 2 * max(getattr(self.config, "block_s", 0.1), self.config.read_timeout_s)
         try:
             while True:
-                try:
-                    kind, payload, t_ns = await asyncio.wait_for(self._queue.get(), idle_s)
-                except asyncio.TimeoutError:
+                try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                    async with asyncio.timeout(idle_s):
+                        kind, payload, t_ns = await self._queue.get()
+                except TimeoutError:
                     out = self._on_idle()
                 else:
                     out = self._event(kind, payload, t_ns)

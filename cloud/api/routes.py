@@ -168,9 +168,10 @@ async def stream(request: Request, live: Live, who: Anyone) -> StreamingResponse
         try:
             yield "retry: 2000\n\n"
             while not await request.is_disconnected():
-                try:
-                    event = await asyncio.wait_for(queue.get(), timeout=10)
-                except asyncio.TimeoutError:
+                try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                    async with asyncio.timeout(10):
+                        event = await queue.get()
+                except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
                 batch = [event]  # whatever else is already waiting goes out in the same chunk
