@@ -280,7 +280,7 @@ async function refreshSessions() {
   }
 }
 
-// Server-sent events read with fetch (EventSource cannot send the Authorization header).
+// Live stream (live-stream.js): what each event type updates.
 const handlers = {
   features: (msg) => {
     if (!selected) { refreshFleet(); return; }
@@ -294,42 +294,6 @@ const handlers = {
   quarantine: () => refreshFleet(),
 };
 
-function dispatch(block) {
-  let type = "message";
-  const data = [];
-  for (const line of block.split("\n")) {
-    if (line.startsWith("event:")) type = line.slice(6).trim();
-    else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-  }
-  if (data.length && handlers[type]) handlers[type](JSON.parse(data.join("\n")));
-}
-
-async function streamOnce() {
-  const res = await authFetch("/api/stream", { cache: "no-store" });
-  if (!res.ok) throw new Error(`/api/stream: HTTP ${res.status}`);
-  $("conn").textContent = "live"; $("conn").className = "badge on";
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buf += value.replace(/\r\n/g, "\n");
-    let cut;
-    while ((cut = buf.indexOf("\n\n")) >= 0) {
-      dispatch(buf.slice(0, cut));
-      buf = buf.slice(cut + 2);
-    }
-  }
-}
-
-async function connect() {
-  for (;;) {
-    try { await streamOnce(); } catch (e) { console.warn(e); }
-    $("conn").textContent = "reconnecting…"; $("conn").className = "badge off";
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-}
-
 $("snapshot-request").onclick = () => requestSnapshot().catch((e) => console.error(e));
 getJSON("/api/auth/me").then((me) => { $("snapshot-request").hidden = !me.roles.includes("hub_operator"); })
   .catch(() => {});
@@ -337,4 +301,4 @@ refreshFleet().catch((e) => console.error(e));
 setInterval(() => refreshFleet().catch((e) => console.error(e)), 5000);
 refreshSessions().catch((e) => console.error(e));
 setInterval(() => refreshSessions().catch((e) => console.error(e)), 15000);
-connect();
+followStream(authFetch, handlers);

@@ -582,7 +582,7 @@ async function loadAssessment() {
       : "");
 }
 
-// --- live stream: server-sent events read with fetch (EventSource cannot send the token) ----------
+// --- live stream (live-stream.js) ---------------------------------------------------------------------
 const mine = (msg) => session && msg.site === session.site;
 const handlers = {
   features: (msg) => { if (mine(msg) && msg.asset === asset) extendCharts(msg.records); },
@@ -592,44 +592,6 @@ const handlers = {
   // the edge announces its pipelines again after a deploy: redraw, the new pipeline may compute other features
   birth: (msg) => { if (mine(msg) && session.status === "running") selectAsset(asset).catch((e) => console.error(e)); },
 };
-
-function dispatch(block) {
-  let type = "message";
-  const data = [];
-  for (const line of block.split("\n")) {
-    if (line.startsWith("event:")) type = line.slice(6).trim();
-    else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-  }
-  if (data.length && handlers[type]) handlers[type](JSON.parse(data.join("\n")));
-}
-
-async function streamOnce() {
-  const res = await authFetch("/api/stream", { cache: "no-store" });
-  if (!res.ok) throw new Error(`/api/stream: ${await errorText(res)}`);
-  $("conn").textContent = "live";
-  $("conn").className = "badge on";
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buf += value.replace(/\r\n/g, "\n");
-    let cut;
-    while ((cut = buf.indexOf("\n\n")) >= 0) {
-      dispatch(buf.slice(0, cut));
-      buf = buf.slice(cut + 2);
-    }
-  }
-}
-
-async function connect() {
-  for (;;) {
-    try { await streamOnce(); } catch (e) { console.warn(e); }
-    $("conn").textContent = "reconnecting…";
-    $("conn").className = "badge off";
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-}
 
 async function main() {
   if (!Number.isInteger(SESSION_ID) || SESSION_ID <= 0) {
@@ -644,7 +606,7 @@ async function main() {
   await refreshEvents();
   setInterval(tick, 250);
   setInterval(() => refreshSession().catch((e) => console.error(e)), 5000);
-  connect();
+  followStream(authFetch, handlers);
 }
 
 main().catch((e) => { console.error(e); fatal(`The page could not load: ${e.message}`); });
