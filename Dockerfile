@@ -7,6 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     NUMBA_CACHE_DIR=/var/cache/teachfab/numba
 WORKDIR /opt/teachfab
 COPY pyproject.toml README.md ./
+COPY contract ./contract
 COPY cloud ./cloud
 COPY edge_agent ./edge_agent
 COPY firmware_adapters ./firmware_adapters

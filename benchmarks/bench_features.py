@@ -22,10 +22,10 @@ import timeit
 import numpy as np
 from scipy import signal, stats
 
+from edge_agent.bearings import SKF_6205
 from edge_agent.features import FEATURE_SETS, FeatureContext
 from edge_agent.features.envelope import HARMONICS, default_band
 from edge_agent.features.spectral import default_bands
-from simulators.bearing import SKF_6205
 
 FS, N, RPM = 25600.0, 4096, 1797.0
 NUMBER, REPEAT = 200, 7

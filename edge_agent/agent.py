@@ -303,8 +303,8 @@ class EdgeAgent:
     def _command_router(self):
         if self.settings.hub_keys is None:
             return None
+        from contract.signing import load_public_keys
         from edge_agent.commands import CommandRouter
-        from edge_agent.signing import load_public_keys
 
         state = None if self.state_dir is None else self.state_dir / "commands.json"
         return CommandRouter(self.settings.site, self.settings.edge_id, load_public_keys(self.settings.hub_keys),

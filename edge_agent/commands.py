@@ -1,6 +1,6 @@
 """Commands from the hub: verify, validate, dispatch, answer.
 
-The hub publishes signed bundles (:mod:`edge_agent.signing`) on
+The hub publishes signed bundles (:mod:`contract.signing`) on
 ``tf/v1/{site}/{edge}/cmd/{name}`` with ``name`` in ``config``, ``deploy``,
 ``snapshot``. :class:`CommandRouter` checks, in this order: the topic, the
 size, JSON, the signature and expiry, the payload schema, that the payload
@@ -18,7 +18,7 @@ return a dict, sent back as ``detail``.
 
 Examples
 --------
->>> from edge_agent.signing import generate_keypair, sign_bundle
+>>> from contract.signing import generate_keypair, sign_bundle
 >>> private, public = generate_keypair()
 >>> deployed = []
 >>> router = CommandRouter("lab", "edge-1", {"hub": public}, on_deploy=deployed.append)
@@ -43,53 +43,17 @@ import os
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from edge_agent.contract import COMMAND_NAMES, now_ns
-from edge_agent.signing import BundleError, verify_bundle
+from contract.commands import (MAX_COMMAND_BYTES, ConfigCommand, DeployCommand, SnapshotCommand, command_result,
+                               parse_command)
+from contract.payloads import describe_errors, now_ns
+from contract.signing import BundleError, verify_bundle
+from contract.topics import COMMAND_NAMES
 
 log = logging.getLogger(__name__)
-MAX_COMMAND_BYTES = 1 << 20
-_ID = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
-_TS = Field(ge=946_684_800 * 10**9, le=4_102_444_800 * 10**9, description="UTC epoch ns")
-
-
-class _Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    bundle_id: str = _ID
-    edge: str = _ID
-    created_ns: int = _TS
-    expires_ns: int | None = None
-
-
-class ConfigCommand(_Command):
-    """``cmd/config``: a configuration push (keys the agent understands)."""
-
-    cmd: Literal["config"]
-    config: dict[str, Any]
-
-
-class DeployCommand(_Command):
-    """``cmd/deploy``: a pipeline/model bundle for one asset (``pipeline`` is opaque here)."""
-
-    cmd: Literal["deploy"]
-    asset: str = _ID
-    pipeline: dict[str, Any]
-
-
-class SnapshotCommand(_Command):
-    """``cmd/snapshot``: send raw waveform of an asset (one channel or all) for ``duration_s``."""
-
-    cmd: Literal["snapshot"]
-    asset: str = _ID
-    channel: str | None = None
-    duration_s: float = Field(1.0, gt=0, le=60)
-
-
-Command = Annotated[ConfigCommand | DeployCommand | SnapshotCommand, Field(discriminator="cmd")]
-_COMMAND = TypeAdapter(Command)
 
 
 class CommandRouter:
@@ -197,9 +161,9 @@ class CommandRouter:
                 except BundleError as exc:
                     raise _Rejected("signature", exc.reason) from None
             try:
-                cmd = _COMMAND.validate_python(body)
+                cmd = parse_command(body)
             except ValidationError as exc:
-                raise _Rejected("schema", f"{name} payload: {_describe(exc)}") from None
+                raise _Rejected("schema", f"{name} payload: {describe_errors(exc)}") from None
             if cmd.cmd != name:
                 raise _Rejected("schema", f"payload is a {cmd.cmd!r} command but arrived on cmd/{name}")
             if cmd.edge != self.edge:
@@ -254,15 +218,4 @@ def _scope(cmd) -> str | None:
 
 def _result(cmd: str | None, bundle_id: str | None, status: str, reason: str | None,
             detail: dict | None = None) -> dict:
-    return {"cmd": cmd if cmd in COMMAND_NAMES else None, "bundle_id": bundle_id, "status": status,
-            "reason": reason, "detail": detail, "ts": now_ns()}
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "payload"
-        shown = "nothing" if err["type"] == "missing" else repr(err.get("input"))[:60]
-        parts.append(f"{where}: {err['msg']} (got {shown})")
-    return "; ".join(parts)
-
+    return command_result(cmd, bundle_id, status, reason, now_ns(), detail)

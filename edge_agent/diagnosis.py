@@ -139,7 +139,7 @@ def diagnose(x, fs: float, rpm: float, bearing, window: int | None = None, band:
         Sample rate, Hz.
     rpm : float
         Shaft speed.
-    bearing : simulators.bearing.BearingGeometry
+    bearing : edge_agent.bearings.BearingGeometry
         Bearing geometry (``bearing_by_name("6205")``).
     window : int or None
         Window length; default the power of two nearest to 0.7 s (≈1.4 Hz bins).

@@ -57,10 +57,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from edge_agent.bearings import bearing_by_name
 from edge_agent.features.sets import FEATURE_SETS, FeatureContext, linear_features
 from edge_agent.thermal_input import ThermalInputs, ThermalWindows
 from firmware_adapters.sample import Sample
-from simulators.bearing import bearing_by_name
 
 log = logging.getLogger(__name__)
 DEFAULT_FEATURES = ["rms", "peak", "crest", "kurtosis", "env_bpfo", "env_bpfi", "env_2bsf"]

@@ -24,11 +24,11 @@ import threading
 import time
 from pathlib import Path
 
+from contract.mqtt import make_client, parse_mqtt_url
+from contract.payloads import Envelope, now_ns
+from contract.topics import asset_topic, birth_topic, command_filter, command_result_topic, health_topic, status_topic
 from edge_agent.commands import CommandRouter
-from edge_agent.contract import (Envelope, asset_topic, birth_topic, command_filter, command_result_topic,
-                                 health_topic, now_ns, status_topic)
 from edge_agent.outbox import Outbox
-from firmware_adapters.mqtt_client import make_client, parse_mqtt_url
 
 log = logging.getLogger(__name__)
 _BIRTH_RESERVED = {"v", "edge", "boot", "seq", "ts", "version", "assets", "protocol", "commands"}

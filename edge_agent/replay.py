@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from edge_agent.bearings import bearing_by_name
 from edge_agent.diagnosis import diagnose
 from edge_agent.pipeline import AssetPipeline, FeatureRecord, PipelineConfig
 from firmware_adapters.recording import read_recording
 from firmware_adapters.sample import Sample
-from simulators.bearing import bearing_by_name
 
 
 @dataclass

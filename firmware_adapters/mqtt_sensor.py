@@ -38,14 +38,13 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from firmware_adapters.mqtt_client import make_client, parse_mqtt_url
+from contract.bounds import MIN_TS_NS, in_time_bounds
+from contract.mqtt import make_client, parse_mqtt_url
 from firmware_adapters.sample import Sample
 
 log = logging.getLogger(__name__)
 
 TIMESTAMP_UNITS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
-EARLIEST_NS = 946_684_800 * 10**9  # 2000-01-01T00:00:00Z
-LATEST_NS = 4_102_444_800 * 10**9  # 2100-01-01T00:00:00Z
 
 
 def _parse_path(path: str | list, where: str) -> tuple:
@@ -237,8 +236,8 @@ def _timestamp_ns(value, unit: str) -> int:
         else:  # whole and fractional part apart, so 1717200000.25 s is exact to the ns
             whole = math.floor(x)
             ns = whole * mult + int(round((x - whole) * mult))
-    if not EARLIEST_NS <= ns < LATEST_NS:
-        side = "before 2000-01-01" if ns < EARLIEST_NS else "after 2100-01-01"
+    if not in_time_bounds(ns):
+        side = "before 2000-01-01" if ns < MIN_TS_NS else "after 2100-01-01"
         raise _Reject("timestamp_out_of_range",
                       f"timestamp {value!r} read as {unit} lands {side}; wrong timestamp_unit or unset clock?")
     return ns

@@ -67,8 +67,9 @@ def provision(sessions, pack_id: str, passwords: dict[str, str], operator_email:
             academic_assessors=[users["academic"]], industrial_assessors=[users["industrial"]],
             parties={"industry_partner": "Partner SME", "provider": "Education provider", "hub": "TeachFab hub",
                      "mentor": "Mentor"})
-        from cloud.accounts.models import User
         from sqlalchemy import select
+
+        from cloud.accounts.models import User
 
         operator = db.scalar(select(User).where(User.email == operator_email))
         for signer, party in ((users["partner"], "industry_partner"), (users["mentor"], "provider"),
@@ -102,7 +103,7 @@ async def start_lab_session(app, challenge_id: int, team_id: int, mentor_id: int
 
 async def run_lab_up(opts: LabUpOptions, announce=print) -> dict:
     """Run ``teachfab lab up`` until ``opts.duration`` passes (or Ctrl-C); return the closed session's evidence."""
-    from edge_agent.signing import generate_keypair, save_private_key
+    from contract.signing import generate_keypair, save_private_key
     from labs.packs import load_pack
 
     pack = load_pack(opts.pack)  # fails early with the pack's problems

@@ -91,7 +91,7 @@ class LabRunner:
         return sorted(self._running)
 
     def _trusted_keys(self) -> tempfile.TemporaryDirectory:
-        from edge_agent.signing import load_private_key, save_public_key
+        from contract.signing import load_private_key, save_public_key
 
         tmp = tempfile.TemporaryDirectory(prefix="teachfab-session-keys-")
         save_public_key(load_private_key(self.hub_key_pem).public_key(), Path(tmp.name) / f"{self.key_id}.pub.pem")

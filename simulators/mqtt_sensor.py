@@ -32,7 +32,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from firmware_adapters.mqtt_client import make_client, parse_mqtt_url
+from contract.mqtt import make_client, parse_mqtt_url
 from simulators.base import SimAsset, cancel_task
 
 log = logging.getLogger(__name__)

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge_agent.bearings import SKF_6205, BearingGeometry
 from simulators.base import Channel, SampleClock
-from simulators.bearing import SKF_6205, BearingGeometry
 from simulators.faults import FAULT_KINDS, FaultEvent, check_applicable
 from simulators.regimes import OperatingSchedule, RegimeEvent, profile_events
 from simulators.thermal import FirstOrderThermal, integrate

@@ -32,8 +32,9 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from contract.bounds import NAME_PATTERN
+from edge_agent.bearings import BearingGeometry, bearing_by_name
 from simulators.base import SimAsset
-from simulators.bearing import BearingGeometry, bearing_by_name
 from simulators.faults import FAULT_KINDS, FaultEvent
 from simulators.motor_current import MOTOR_FAULTS, InductionMotor
 from simulators.regimes import RegimeEvent
@@ -43,7 +44,6 @@ from simulators.thermal import ThermalAsset
 #: Folder of the example scenarios shipped with TeachFab.
 EXAMPLES_DIR = Path(__file__).with_name("scenarios")
 
-_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # safe in MQTT topics and OPC UA node ids
 
 
 class _Strict(BaseModel):
@@ -78,7 +78,7 @@ class RotatingMachineSpec(_Strict):
     """A pump, fan or motor end with a rolling-element bearing."""
 
     type: Literal["rotating_machine"]
-    id: str = Field(pattern=_ID_PATTERN)
+    id: str = Field(pattern=NAME_PATTERN)
     rpm: float = Field(1797.0, ge=30, le=60000)
     speed_profile: list[tuple[float, float]] | None = None
     load: float = Field(0.8, ge=0, le=1.5)
@@ -107,7 +107,7 @@ class MotorSpec(_Strict):
     """A three-phase induction motor, watched through its currents."""
 
     type: Literal["motor"]
-    id: str = Field(pattern=_ID_PATTERN)
+    id: str = Field(pattern=NAME_PATTERN)
     supply_hz: float = Field(50.0, ge=5, le=120)
     pole_pairs: int = Field(2, ge=1, le=12)
     rated_current_a: float = Field(10.0, gt=0)
@@ -126,7 +126,7 @@ class ThermalSpec(_Strict):
     """Winding and bearing temperatures only (e.g. a thermistor board)."""
 
     type: Literal["thermal"]
-    id: str = Field(pattern=_ID_PATTERN)
+    id: str = Field(pattern=NAME_PATTERN)
     load: float = Field(0.75, ge=0, le=1.5)
     ambient_c: float = Field(22.0, ge=-40, le=80)
     rated_winding_loss_w: float = Field(400.0, gt=0)

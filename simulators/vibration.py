@@ -32,7 +32,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import signal, special
 
-from simulators.bearing import BearingGeometry
+from edge_agent.bearings import BearingGeometry
 from simulators.faults import FaultEvent
 
 BEARING_FAULTS = ("outer_race", "inner_race", "ball")
@@ -116,7 +116,7 @@ class ImpactTrain:
 
     Examples
     --------
-    >>> from simulators.bearing import SKF_6205
+    >>> from edge_agent.bearings import SKF_6205
     >>> tr = ImpactTrain(FaultEvent("outer_race", 0.0, ramp_s=0), SKF_6205, np.random.default_rng(0), 0.0)
     >>> t = np.arange(12001) / 12000.0
     >>> idx, amp = tr.place(t, 30.0 * t, lambda tt: np.ones_like(tt))

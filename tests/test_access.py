@@ -17,8 +17,8 @@ from cloud.accounts.models import Role
 from cloud.accounts.service import create_user
 from cloud.domain import service as reg
 from cloud.hub import create_app
-from cloud.ingest.schema import parse_message
 from cloud.settings import HubSettings
+from contract.payloads import parse_message
 
 TS = 1_790_000_000_000_000_000
 PW = "a-long-test-passphrase"

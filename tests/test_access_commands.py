@@ -11,7 +11,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.hub import create_app
 from cloud.settings import HubSettings
-from edge_agent.signing import generate_keypair, save_private_key, verify_bundle
+from contract.signing import generate_keypair, save_private_key, verify_bundle
 
 OPS = {"admin_email": "ops@hub.example", "admin_password": "operator-test-passphrase"}
 

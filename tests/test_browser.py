@@ -7,8 +7,8 @@ import time
 import paho.mqtt.publish as publish
 import pytest
 
-from edge_agent.contract import command_topic
-from edge_agent.signing import generate_keypair, save_public_key, sign_bundle
+from contract.signing import generate_keypair, save_public_key, sign_bundle
+from contract.topics import command_topic
 from tests.stack import Stack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -150,8 +150,8 @@ def recorded_telemetry(session: LabSession, alerts=(), drift=(), accepted=(), as
     """
     import json
 
-    from cloud.ingest.schema import parse_message
     from cloud.telemetry.factory import open_store
+    from contract.payloads import parse_message
 
     store = open_store("sqlite://:memory:")
     seq = iter(range(1, 10_000))

@@ -11,12 +11,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_agent.commands import CommandRouter, DeployCommand
-from edge_agent.contract import birth_topic, command_result_topic, command_topic
+from contract.commands import DeployCommand
+from contract.signing import (BundleError, generate_keypair, load_private_key, load_public_key, load_public_keys,
+                              save_private_key, save_public_key, sign_bundle, verify_bundle)
+from contract.topics import birth_topic, command_result_topic, command_topic
+from edge_agent.commands import CommandRouter
 from edge_agent.publisher import MqttPublisher
-from edge_agent.signing import (BundleError, generate_keypair, load_private_key, load_public_key,
-                                load_public_keys, save_private_key, save_public_key, sign_bundle,
-                                verify_bundle)
 
 HUB_KEY, HUB_PUB = generate_keypair()
 OTHER_KEY, _ = generate_keypair()

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from edge_agent.bearings import SKF_6203, SKF_6205
 from edge_agent.diagnosis import candidate_bands, classify, diagnose
 from edge_agent.replay import ReplayOptions, parse_range, run_replay
-from simulators.bearing import SKF_6203, SKF_6205
 from simulators.faults import FaultEvent
 from simulators.rotating_machine import RotatingMachine
 

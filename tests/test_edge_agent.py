@@ -14,14 +14,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.hub import HubServer
 from cloud.settings import HubSettings
+from contract.signing import generate_keypair, save_public_key, sign_bundle
+from contract.topics import command_topic
 from edge_agent.agent import EdgeAgent, load_edge_settings
-from edge_agent.contract import command_topic
-from edge_agent.signing import generate_keypair, save_public_key, sign_bundle
 from simulators.opcua_server import SimulatorServer
 from simulators.regimes import RegimeEvent
 from simulators.rotating_machine import RotatingMachine
 from tests.conftest import OPERATOR, free_port, login_operator
-
 
 SHIFT_S = 14.0
 DEPLOYED = {"name": "bearing-quantile", "window": 2048, "warmup": 10, "feature_set": "bearing",

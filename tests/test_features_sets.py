@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
+from edge_agent.bearings import SKF_6205
 from edge_agent.features import FEATURE_SETS, FeatureContext, parse_feature_name
 from edge_agent.features.envelope import ENVELOPE_FEATURES, envelope_indicators
 from edge_agent.features.sets import CombinedSet
 from edge_agent.features.spectral import spectral_features
 from edge_agent.features.thermal import ThermalTracker
 from edge_agent.features.time_domain import TIME_FEATURES, time_features
-from simulators.bearing import SKF_6205
 from simulators.motor_current import InductionMotor
 
 FS = 25600.0

@@ -6,8 +6,8 @@ import time
 from fastapi.testclient import TestClient
 
 from cloud.hub import create_app
-from cloud.ingest.schema import parse_message
 from cloud.settings import HubSettings
+from contract.payloads import parse_message
 
 
 def test_old_windows_are_rolled_up_by_the_hub(tmp_path):

@@ -115,7 +115,7 @@ def test_write_helper_falls_back_to_write_per_message():
         def write(self, msg):
             return self.inner.write(msg)
 
-    from cloud.ingest.schema import parse_message
+    from contract.payloads import parse_message
 
     msgs = [parse_message(TOPIC.format(edge="e1"), features_payload("e1", "b", s)) for s in (1, 2, 1)]
     assert write_messages(WriteOnly(), msgs) == [True, True, False]

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from cloud.accounts.service import create_user
 from cloud.hub import create_app
 from cloud.settings import HubSettings
-from edge_agent.signing import generate_keypair, save_private_key
+from contract.signing import generate_keypair, save_private_key
 from labs.packs import load_pack
 from tests.conftest import OPERATOR, Mosquitto, free_port
 
@@ -231,7 +231,7 @@ def test_window_on_real_assets_scored_against_mentor_logged_events(lab):
 
     import paho.mqtt.publish as publish
 
-    from firmware_adapters.mqtt_client import parse_mqtt_url
+    from contract.mqtt import parse_mqtt_url
 
     client, auth, ids, app = lab
     pack = load_pack(PACK)

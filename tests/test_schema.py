@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from cloud.ingest.schema import InvalidMessage, parse_message
 from cloud.ingest.subscriber import MqttIngest
 from cloud.live import Broadcaster
 from cloud.telemetry.store import SQLiteStore
+from contract.payloads import InvalidMessage, parse_message
 
 TS = 1_790_000_000_000_000_000
 GOOD = {"v": 1, "edge": "e1", "boot": "b1", "seq": 5,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from simulators.bearing import SKF_6205, BearingGeometry, bearing_by_name
+from edge_agent.bearings import SKF_6205, BearingGeometry, bearing_by_name
 from simulators.rotating_machine import FaultEvent, RotatingMachine
 
 

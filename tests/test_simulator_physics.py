@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import integrate, signal
 
-from simulators.bearing import SKF_6203, SKF_6205, BearingGeometry
+from edge_agent.bearings import SKF_6203, SKF_6205, BearingGeometry
 from simulators.faults import FaultEvent
 from simulators.motor_current import InductionMotor
 from simulators.regimes import OperatingSchedule, Profile, RegimeEvent

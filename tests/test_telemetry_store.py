@@ -11,11 +11,11 @@ import uuid
 
 import pytest
 
-from cloud.ingest.schema import InvalidMessage, parse_message
 from cloud.telemetry.base import TelemetryStore
 from cloud.telemetry.influx import InfluxStore
 from cloud.telemetry.influx_http import InfluxError
 from cloud.telemetry.store import SQLiteStore
+from contract.payloads import InvalidMessage, parse_message
 from tests.influx_fixture import influxd  # noqa: F401  (fixture)
 
 S = 10**9

@@ -13,10 +13,14 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from cloud.accounts.deps import DB, Operator
 from cloud.domain import service
+from contract.commands import parse_command
+from contract.mqtt import make_client, parse_mqtt_url
+from contract.signing import load_private_key, sign_bundle
+from contract.topics import command_topic
 
 router = APIRouter(prefix="/api", tags=["commands"])
 
@@ -47,20 +51,13 @@ def hub_signer(request: Request) -> tuple:
     if not settings.command_key:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                             "commands are disabled: set TEACHFAB_HUB_COMMAND_KEY to the hub's Ed25519 private key")
-    from edge_agent.signing import load_private_key
-
     return load_private_key(settings.command_key), settings.command_key_id
 
 
 def publish_once(broker: str, topic: str, payload: bytes, timeout: float = 5.0) -> None:
     """Publish ``payload`` to ``topic`` at QoS 1 on a short-lived connection; raise ``OSError`` on failure."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    from firmware_adapters.mqtt_client import parse_mqtt_url
-
     host, port = parse_mqtt_url(broker)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"tf-hub-cmd-{uuid.uuid4().hex[:8]}")
+    client = make_client(f"tf-hub-cmd-{uuid.uuid4().hex[:8]}", "3.1.1")
     client.connect(host, port, keepalive=10)
     client.loop_start()
     try:
@@ -91,15 +88,12 @@ def send_command(request: Request, db: DB, who: Operator, site: str, edge: str, 
 def sign_and_publish(settings, signer: tuple, site: str, edge: str, command: dict) -> CommandSent:
     """Complete ``command`` (bundle id, edge, creation and expiry), check it against the edge's
     contract, sign it with the hub key and publish it; ``HTTPException`` 422/503 on failure."""
-    from edge_agent.commands import Command
-    from edge_agent.contract import command_topic
-    from edge_agent.signing import sign_bundle
 
     now = time.time_ns()
     doc = {**command, "bundle_id": uuid.uuid4().hex, "edge": edge,
            "created_ns": now, "expires_ns": now + settings.command_ttl_s * 10**9}
     try:
-        TypeAdapter(Command).validate_python(doc)  # the edge's own contract: refuse here what the edge would refuse
+        parse_command(doc)  # the edge's own contract: refuse here what the edge would refuse
     except ValidationError as exc:
         raise HTTPException(422, [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]) from None
     key, key_id = signer

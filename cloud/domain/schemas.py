@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.domain.models import SiteKind
+from contract.bounds import NAME_PATTERN
 
-SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # an MQTT topic segment: no '/', '+', '#'
+SLUG = NAME_PATTERN  # a name that is also an MQTT topic segment: no '/', '+', '#'
 
 
 class SiteCreate(BaseModel):

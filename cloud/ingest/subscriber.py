@@ -43,15 +43,15 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from cloud.ingest.gaps import SequenceTracker
-from cloud.ingest.schema import (ASSET_KINDS, EDGE_KINDS, FeaturesMsg, InvalidMessage, Message, WaveformMsg,
-                                 parse_message)
 from cloud.live import Broadcaster
 from cloud.metrics import IngestMetrics, reason_class
-from firmware_adapters.mqtt_client import make_client, parse_mqtt_url
+from contract.mqtt import make_client, parse_mqtt_url
+from contract.payloads import FeaturesMsg, InvalidMessage, Message, WaveformMsg, parse_message
+from contract.topics import ASSET_KINDS, EDGE_KINDS, ingest_filters
 
 log = logging.getLogger(__name__)
 #: What the hub subscribes to: every v1 kind, but not the commands it sends itself (``cmd/...``).
-TOPICS = tuple(f"tf/v1/+/+/+/{k}" for k in ASSET_KINDS) + tuple(f"tf/v1/+/+/{k}" for k in EDGE_KINDS)
+TOPICS = ingest_filters()
 #: Retained last-value-wins state; sent with ``seq`` 0, outside the record stream.
 _UNSEQUENCED = {"status", "birth", "health"}
 _STOP = object()

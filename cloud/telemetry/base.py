@@ -1,6 +1,6 @@
 """The telemetry-store interface every backend implements, and helpers they share.
 
-A backend takes validated :class:`~cloud.ingest.schema.Message` objects,
+A backend takes validated :class:`~contract.payloads.Message` objects,
 keeps each one once under its (edge, boot, seq) key, keeps refused payloads
 in a quarantine, and answers the hub's queries. Two backends exist:
 
@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from cloud.ingest.schema import FeaturesMsg, Message
+from contract.payloads import FeaturesMsg, Message
 
 #: Aggregates :meth:`TelemetryStore.series` accepts for ``agg``.
 AGGREGATES = ("mean", "min", "max", "count", "sum")
@@ -80,7 +80,7 @@ def feature_values(body: FeaturesMsg) -> Iterator[tuple[int, dict[str, float]]]:
 
     Examples
     --------
-    >>> from cloud.ingest.schema import FeaturesMsg
+    >>> from contract.payloads import FeaturesMsg
     >>> body = FeaturesMsg(v=1, edge="e", boot="b", seq=0,
     ...                    records=[{"ts": 1700000000000000000, "features": {"rms": 0.1}, "score": 0.5}])
     >>> list(feature_values(body))

@@ -32,10 +32,11 @@ from pathlib import Path
 
 from influxdb_client import Point
 
-from cloud.ingest.schema import MAX_TS_NS, MIN_TS_NS, AlertMsg, DriftMsg, FeaturesMsg, Message
 from cloud.telemetry.base import check_query, check_retention, combine_buckets, feature_values
 from cloud.telemetry.influx_http import PRECISION, V1Transport, V2Transport, ident, literal, rows
 from cloud.telemetry.store import SQLiteStore
+from contract.bounds import MAX_TS_NS, MIN_TS_NS
+from contract.payloads import AlertMsg, DriftMsg, FeaturesMsg, Message
 
 _TAGS = ("site", "asset", "edge")
 

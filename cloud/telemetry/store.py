@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cloud.ingest.schema import (AlertMsg, BirthMsg, CmdResultMsg, DriftMsg, FeaturesMsg, HealthMsg, Message, StatusMsg,
-                                 WaveformMsg)
 from cloud.telemetry.base import check_query, check_retention, combine_buckets, feature_values
 from cloud.telemetry.sqlite_schema import SCHEMA
+from contract.payloads import (AlertMsg, BirthMsg, CmdResultMsg, DriftMsg, FeaturesMsg, HealthMsg, Message, StatusMsg,
+                               WaveformMsg)
 
 #: Called inside the batch transaction with the newly accepted messages; raising rolls the batch back.
 TelemetrySink = Callable[[list[Message], int], None]
@@ -35,7 +35,7 @@ class SQLiteStore:
 
     Examples
     --------
-    >>> from cloud.ingest.schema import parse_message
+    >>> from contract.payloads import parse_message
     >>> store = SQLiteStore(":memory:")
     >>> msg = parse_message("tf/v1/lab/e1/m1/features",
     ...     b'{"v":1,"edge":"e1","boot":"b","seq":1,"records":[{"ts":1700000000000000000,"features":{"rms":0.1}}]}')
@@ -72,7 +72,7 @@ class SQLiteStore:
 
         Examples
         --------
-        >>> from cloud.ingest.schema import parse_message
+        >>> from contract.payloads import parse_message
         >>> store = SQLiteStore(":memory:")
         >>> msgs = [parse_message("tf/v1/lab/e1/m1/features", b'{"v":1,"edge":"e1","boot":"b","seq":%d,'
         ...     b'"records":[{"ts":%d,"features":{"rms":0.5}}]}' % (s, 1700000000000000000 + s)) for s in (1, 2, 1)]
@@ -244,7 +244,7 @@ class SQLiteStore:
 
         Examples
         --------
-        >>> from cloud.ingest.schema import parse_message
+        >>> from contract.payloads import parse_message
         >>> store = SQLiteStore(":memory:")
         >>> T = 1700000000000000000
         >>> _ = store.write_many([parse_message("tf/v1/lab/e1/m1/features", b'{"v":1,"edge":"e1","boot":"b",'
@@ -292,7 +292,7 @@ class SQLiteStore:
 
         Examples
         --------
-        >>> from cloud.ingest.schema import parse_message
+        >>> from contract.payloads import parse_message
         >>> store, T, S = SQLiteStore(":memory:"), 1700000000000000000, 10**9
         >>> _ = store.write_many([parse_message("tf/v1/lab/e1/m1/features", b'{"v":1,"edge":"e1","boot":"b",'
         ...     b'"seq":%d,"records":[{"ts":%d,"features":{"rms":%d}}]}' % (s, T + s * S, s)) for s in range(4)])

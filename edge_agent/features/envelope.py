@@ -16,7 +16,7 @@ times above its neighbourhood" on any machine. A defect shows a *family*:
 Examples
 --------
 >>> import numpy as np
->>> from simulators.bearing import SKF_6205
+>>> from edge_agent.bearings import SKF_6205
 >>> fs, fr = 12000.0, 29.95
 >>> rng = np.random.default_rng(0)
 >>> t = np.arange(16384) / fs
@@ -168,7 +168,7 @@ def line_indicators(amps: np.ndarray, df: float, shaft_hz: float, bearing,
         Its bin width in Hz.
     shaft_hz : float
         Shaft speed in Hz (rpm / 60).
-    bearing : simulators.bearing.BearingGeometry
+    bearing : edge_agent.bearings.BearingGeometry
         Bearing whose defect frequencies are searched.
     tolerance : float
         Relative search width around each line (slip: real machines run

@@ -12,7 +12,7 @@ those a log-scale detector must take as they are.
 Examples
 --------
 >>> import numpy as np
->>> from simulators.bearing import SKF_6205
+>>> from edge_agent.bearings import SKF_6205
 >>> ctx = FeatureContext(fs=25600.0, rpm=1797.0, bearing=SKF_6205)
 >>> x = np.random.default_rng(0).normal(size=4096)
 >>> f = FEATURE_SETS["vibration_full"].compute(x, ctx)
@@ -43,7 +43,7 @@ class FeatureContext:
         Sample rate in Hz.
     rpm : float, optional
         Shaft speed (orders, bearing lines; with ``pole_pairs`` also the slip).
-    bearing : simulators.bearing.BearingGeometry, optional
+    bearing : edge_agent.bearings.BearingGeometry, optional
         Bearing whose defect lines the envelope set searches.
     band : (float, float), optional
         Demodulation band in Hz (default: the envelope module's).

@@ -1,25 +1,29 @@
-"""Validation of v1 payloads at the hub (pydantic).
+"""Payloads of MQTT contract v1: what an edge sends, as pydantic models.
 
-:func:`parse_message` turns a topic and raw payload into a typed message or
-raises :class:`InvalidMessage` whose ``reason`` names the field, the value
-and what was expected — the reason is what the quarantine stores.
+Every payload is a JSON object with the envelope ``v`` (schema version),
+``edge``, ``boot`` (random per agent start) and ``seq`` (per edge,
+increasing); :class:`Envelope` stamps them on the edge. At the hub,
+:func:`parse_message` turns a topic and raw payload into a typed
+:class:`Message` or raises :class:`InvalidMessage` whose ``reason`` names
+the field, the value and what was expected — the reason is what the
+quarantine stores.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
+import uuid
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-# 2000-01-01 .. 2100-01-01 in epoch nanoseconds: a timestamp sent in
-# seconds or milliseconds by mistake falls outside and is rejected, instead
-# of landing silently in 1970.
-MIN_TS_NS = 946_684_800 * 10**9
-MAX_TS_NS = 4_102_444_800 * 10**9
-Timestamp = Field(ge=MIN_TS_NS, le=MAX_TS_NS, description="UTC epoch nanoseconds")
-Segment = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+from contract.bounds import Segment, TimestampNs
+from contract.topics import parse_topic
+
+SCHEMA_VERSION = 1
 
 
 class InvalidMessage(ValueError):
@@ -33,10 +37,10 @@ class InvalidMessage(ValueError):
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-class _Envelope(BaseModel):
+class _Enveloped(BaseModel):
     model_config = _STRICT
     v: Literal[1]
-    edge: str = Segment
+    edge: Segment
     boot: str = Field(min_length=1, max_length=64)
     seq: int = Field(ge=0)
 
@@ -45,23 +49,23 @@ class FeatureRecordIn(BaseModel):
     """One window's features as sent by an edge."""
 
     model_config = _STRICT
-    ts: int = Timestamp
+    ts: TimestampNs
     features: dict[str, float] = Field(max_length=256)
     score: float | None = None
     threshold: float | None = None
     learning: bool = False
 
 
-class FeaturesMsg(_Envelope):
+class FeaturesMsg(_Enveloped):
     """``tf/v1/{site}/{edge}/{asset}/features``: a batch of records."""
 
     records: list[FeatureRecordIn] = Field(min_length=1, max_length=10_000)
 
 
-class AlertMsg(_Envelope):
+class AlertMsg(_Enveloped):
     """``tf/v1/{site}/{edge}/{asset}/alert``: an alert episode opened."""
 
-    ts: int = Timestamp
+    ts: TimestampNs
     score: float
     threshold: float
     severity: Literal["warning", "critical"] = "warning"
@@ -69,19 +73,19 @@ class AlertMsg(_Envelope):
     features: dict[str, float] = Field(default_factory=dict, max_length=256)
 
 
-class StatusMsg(_Envelope):
+class StatusMsg(_Enveloped):
     """``tf/v1/{site}/{edge}/status`` (retained): online or offline."""
 
     state: Literal["online", "offline"]
-    ts: int = Timestamp
+    ts: TimestampNs
     version: str | None = None
     assets: list[str] = Field(default_factory=list)
 
 
-class DriftMsg(_Envelope):
+class DriftMsg(_Enveloped):
     """``tf/v1/{site}/{edge}/{asset}/drift``: a drift monitor fired on a feature or the score."""
 
-    ts: int = Timestamp
+    ts: TimestampNs
     kind: Literal["drift"] = "drift"
     asset: str | None = None
     target: str = Field(min_length=1, max_length=128)
@@ -90,10 +94,10 @@ class DriftMsg(_Envelope):
     message: str = Field(max_length=2000)
 
 
-class WaveformMsg(_Envelope):
+class WaveformMsg(_Enveloped):
     """``tf/v1/{site}/{edge}/{asset}/waveform``: raw samples sent on a snapshot request."""
 
-    ts: int = Timestamp
+    ts: TimestampNs
     channel: str = Field(min_length=1, max_length=64)
     rate: float = Field(gt=0)
     units: str = Field(max_length=32)
@@ -101,11 +105,11 @@ class WaveformMsg(_Envelope):
     values: list[float] = Field(min_length=1, max_length=2_000_000)
 
 
-class _EdgeState(_Envelope):
+class _EdgeState(_Enveloped):
     """Retained edge-level state; its fields are the edge's to define (stored as JSON)."""
 
     model_config = ConfigDict(extra="allow", allow_inf_nan=False)
-    ts: int = Timestamp
+    ts: TimestampNs
 
 
 class BirthMsg(_EdgeState):
@@ -116,7 +120,7 @@ class HealthMsg(_EdgeState):
     """``tf/v1/{site}/{edge}/health`` (retained): sources, pipelines, outbox figures."""
 
 
-class CmdResultMsg(_Envelope):
+class CmdResultMsg(_Enveloped):
     """``tf/v1/{site}/{edge}/cmd_result``: a command accepted or rejected, with the reason."""
 
     cmd: str | None = None
@@ -124,12 +128,13 @@ class CmdResultMsg(_Envelope):
     status: Literal["accepted", "rejected"]
     reason: str | None = None
     detail: dict | None = None
-    ts: int = Timestamp
+    ts: TimestampNs
 
 
-ASSET_KINDS = {"features": FeaturesMsg, "alert": AlertMsg, "drift": DriftMsg, "waveform": WaveformMsg}
-EDGE_KINDS = {"status": StatusMsg, "birth": BirthMsg, "health": HealthMsg, "cmd_result": CmdResultMsg}
-_MODELS = {**ASSET_KINDS, **EDGE_KINDS}
+#: The payload model of every message kind (``ASSET_KINDS`` and ``EDGE_KINDS`` of :mod:`contract.topics`).
+MODELS: dict[str, type[BaseModel]] = {"features": FeaturesMsg, "alert": AlertMsg, "drift": DriftMsg,
+                                      "waveform": WaveformMsg, "status": StatusMsg, "birth": BirthMsg,
+                                      "health": HealthMsg, "cmd_result": CmdResultMsg}
 
 
 @dataclass(frozen=True)
@@ -155,19 +160,12 @@ def parse_message(topic: str, payload: bytes) -> Message:
     >>> parse_message("tf/v1/lab/e1/status", b'{"v":1}')
     Traceback (most recent call last):
     ...
-    cloud.ingest.schema.InvalidMessage: status payload: edge: Field required (got nothing); ...
+    contract.payloads.InvalidMessage: status payload: edge: Field required (got nothing); ...
     """
-    parts = topic.split("/")
-    if len(parts) == 5 and parts[:2] == ["tf", "v1"] and parts[4] in EDGE_KINDS:
-        kind, site, edge, asset = parts[4], parts[2], parts[3], None
-    elif len(parts) == 6 and parts[:2] == ["tf", "v1"] and parts[5] in ASSET_KINDS:
-        kind, site, edge, asset = parts[5], parts[2], parts[3], parts[4]
-    else:
-        raise InvalidMessage(f"topic {topic!r} is not tf/v1/<site>/<edge>/<asset>/({'|'.join(ASSET_KINDS)}) "
-                             f"or tf/v1/<site>/<edge>/({'|'.join(EDGE_KINDS)})")
-    for what, seg in (("site", site), ("edge", edge), ("asset", asset)):
-        if seg is not None and not (0 < len(seg) <= 64):
-            raise InvalidMessage(f"topic {topic!r}: {what} segment must be 1-64 characters")
+    try:
+        kind, site, edge, asset = parse_topic(topic)
+    except ValueError as exc:
+        raise InvalidMessage(str(exc)) from None
     try:
         data = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -175,21 +173,55 @@ def parse_message(topic: str, payload: bytes) -> Message:
     if not isinstance(data, dict):
         raise InvalidMessage(f"{kind} payload must be a JSON object, got {type(data).__name__}")
     try:
-        body = _MODELS[kind].model_validate(data)
+        body = MODELS[kind].model_validate(data)
     except ValidationError as exc:
-        raise InvalidMessage(f"{kind} payload: {_describe(exc)}") from None
+        raise InvalidMessage(f"{kind} payload: {describe_errors(exc)}") from None
     if body.edge != edge:
         raise InvalidMessage(f"{kind} payload: edge {body.edge!r} does not match topic edge {edge!r}")
     return Message(kind, site, edge, asset, body)
 
 
-def _describe(exc: ValidationError) -> str:
-    """One line per error: field path, what was wrong, the value received."""
+def describe_errors(exc: ValidationError, limit: int = 5) -> str:
+    """One phrase per error: field path, what was wrong, the value received (at most ``limit``).
+
+    Examples
+    --------
+    >>> try:
+    ...     StatusMsg.model_validate({"v": 1, "edge": "e", "boot": "b", "seq": -1, "state": "up", "ts": 1})
+    ... except ValidationError as exc:
+    ...     print(describe_errors(exc, limit=2))
+    seq: Input should be greater than or equal to 0 (got -1); state: Input should be 'online' or 'offline' (got 'up'); and 1 more
+    """
+    errors = exc.errors()
     parts = []
-    for err in exc.errors()[:5]:
+    for err in errors[:limit]:
         where = ".".join(str(p) for p in err["loc"]) or "payload"
-        got = err.get("input")
-        shown = "nothing" if err["type"] == "missing" else repr(got)[:60]
+        shown = "nothing" if err["type"] == "missing" else repr(err.get("input"))[:60]
         parts.append(f"{where}: {err['msg']} (got {shown})")
-    more = len(exc.errors()) - 5
+    more = len(errors) - limit
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+class Envelope:
+    """Stamps an edge's payloads with ``v``, ``edge``, ``boot`` and a per-edge ``seq``.
+
+    Examples
+    --------
+    >>> env = Envelope("edge-1", boot="b1")
+    >>> env.wrap({"x": 1})["seq"], env.wrap({"x": 2})["seq"]
+    (1, 2)
+    """
+
+    def __init__(self, edge: str, boot: str | None = None) -> None:
+        self.edge = edge
+        self.boot = boot or uuid.uuid4().hex
+        self._seq = itertools.count(1)
+
+    def wrap(self, body: dict) -> dict:
+        """Return ``body`` with the envelope fields added."""
+        return {"v": SCHEMA_VERSION, "edge": self.edge, "boot": self.boot, "seq": next(self._seq), **body}
+
+
+def now_ns() -> int:
+    """UTC epoch nanoseconds from this machine's clock (the edge clock, on an edge)."""
+    return time.time_ns()

@@ -24,7 +24,7 @@ Examples
 >>> verify_bundle(bundle, {"hub-1": public})
 Traceback (most recent call last):
 ...
-edge_agent.signing.BundleError: bad signature: the payload was altered after signing or signed with another key than 'hub-1'
+contract.signing.BundleError: bad signature: the payload was altered after signing or signed with another key than 'hub-1'
 """
 
 from __future__ import annotations
