@@ -13,6 +13,7 @@ COPY edge_agent ./edge_agent
 COPY firmware_adapters ./firmware_adapters
 COPY labs ./labs
 COPY simulators ./simulators
+COPY teachfab ./teachfab
 RUN pip install . \
  && useradd --system --home-dir /var/lib/teachfab --create-home teachfab \
  && mkdir -p /var/cache/teachfab/numba && chown -R teachfab /var/cache/teachfab

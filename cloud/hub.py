@@ -18,14 +18,16 @@ from cloud.accounts.router import router as accounts_router
 from cloud.api.commands import router as commands_router
 from cloud.api.routes import router
 from cloud.challenges.router import router as challenges_router
-from cloud.challenges.session_router import close_and_score, router as sessions_router
+from cloud.challenges.runner import LabRunner
+from cloud.challenges.session_router import close_and_score
+from cloud.challenges.session_router import router as sessions_router
 from cloud.domain.router import router as registry_router
 from cloud.ingest.subscriber import MqttIngest
 from cloud.live import Broadcaster
 from cloud.metrics import metrics_endpoint
 from cloud.settings import HubSettings
-from cloud.telemetry.factory import open_store
 from cloud.telemetry.base import TelemetryStore
+from cloud.telemetry.factory import open_store
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).parent / "web"
@@ -105,7 +107,7 @@ def _lab_runner(app: FastAPI, settings: HubSettings):
     """The runner of lab sessions (``labs.session_runner``), when the hub can sign deploys (has a command key)."""
     if not settings.command_key or not settings.lab_sessions:
         return None
-    from labs.session_runner import LabRunner
+
 
     async def finished(session_id: int) -> None:  # the scenario's duration has passed
         await close_and_score(app, session_id, None)

@@ -43,8 +43,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cloud.challenges.documents import CORE_CRITERIA, OPS, Charter, Rubric  # noqa: F401 (re-exported)
 from edge_agent.pipeline import PipelineConfig
+from labs.documents import Charter, Rubric
+from simulators.scenario import Scenario, ScenarioError, list_examples, load_scenario
 
 #: Folder of the lab packs shipped with TeachFab.
 PACKS_DIR = Path(__file__).with_name("packs")
@@ -182,9 +183,13 @@ class Pack:
         """The pack id (also its folder name)."""
         return self.meta.id
 
+    def load_scenario(self) -> Scenario:
+        """The simulator scenario a session of this pack runs (fresh, at t = 0)."""
+        return load_scenario(self.scenario.scenario)
+
     def acceptance_criteria(self, include_optional: bool = False) -> list[dict]:
         """The charter's criteria as ``{metric, op, value}`` dicts for
-        :func:`cloud.challenges.evidence.check_acceptance` (required ones only by default)."""
+        :func:`labs.evidence.check_acceptance` (required ones only by default)."""
         return [{"metric": c.metric, "op": c.op, "value": c.value}
                 for c in self.charter.acceptance if c.required or include_optional]
 
@@ -249,8 +254,6 @@ def _validate(model, path: Path, errors: list[str]):
 
 def _cross_check(folder: Path, meta: PackMeta | None, charter: Charter | None, pipeline: PipelineConfig | None,
                  scen: ScenarioRef | None, errors: list[str]) -> None:
-    from simulators.scenario import ScenarioError, list_examples, load_scenario
-
     if meta is not None:
         if meta.id != folder.name:
             errors.append(f"pack.yaml: id = {meta.id!r}: must equal the folder name {folder.name!r}")

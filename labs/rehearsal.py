@@ -18,9 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from cloud.challenges.evidence import check_acceptance, score_session
 from edge_agent.pipeline import AlertRecord, AssetPipeline, DriftRecord, PipelineConfig
 from firmware_adapters.sample import Sample
+from labs.evidence import check_acceptance, score_session
 from labs.packs import load_pack
 from simulators.scenario import load_scenario
 
@@ -33,7 +33,7 @@ def rehearse(pack_id: str, pipeline: dict | None = None, duration_s: float | Non
     """Run the pack's scenario through ``pipeline`` (default: the pack's starter) and score it.
 
     Returns the evidence of each learner asset (see
-    :func:`cloud.challenges.evidence.score_session`), the acceptance verdict
+    :func:`labs.evidence.score_session`), the acceptance verdict
     and the pipeline's description (name, hash, lineage).
     """
     pack = load_pack(pack_id)

@@ -102,7 +102,7 @@ def test_hub_runs_its_domain_on_postgresql(pg_database):  # noqa: F811
 
 
 def test_cli_create_user(tmp_path, monkeypatch, capsys):
-    from labs.cli import main
+    from teachfab.cli import main
 
     db = str(tmp_path / "hub.sqlite")
     monkeypatch.setattr("sys.stdin", io.StringIO("a-cli-given-passphrase\n"))

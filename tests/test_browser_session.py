@@ -57,7 +57,7 @@ class LabUp:
     def __init__(self, broker: str, log: Path) -> None:
         self.log = open(log, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "labs.cli", "lab", "up", PACK, "--speed", str(SPEED), "--duration", "120",
+            [sys.executable, "-m", "teachfab.cli", "lab", "up", PACK, "--speed", str(SPEED), "--duration", "120",
              "--broker", broker, "--http-port", str(free_port())],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True)
         lines: queue.Queue[str] = queue.Queue()
@@ -85,7 +85,7 @@ class LabUp:
                 self.proc.kill()
                 self.proc.wait()
             for pid in sessions:  # none must outlive a failed test (they ignore the SIGTERM they get then)
-                if "labs.session_runner" in _cmdline(pid):
+                if "teachfab.session_process" in _cmdline(pid):
                     os.kill(pid, signal.SIGKILL)
         self.log.close()
 
@@ -98,14 +98,14 @@ def _cmdline(pid: int) -> str:
 
 
 def _session_processes(parent: int) -> list[int]:
-    """The lab sessions' processes (``python -m labs.session_runner``) that ``parent`` started (Linux /proc)."""
+    """The lab sessions' processes (``python -m teachfab.session_process``) that ``parent`` started (Linux /proc)."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == parent and "labs.session_runner" in _cmdline(int(stat.parent.name)):
+        if ppid == parent and "teachfab.session_process" in _cmdline(int(stat.parent.name)):
             found.append(int(stat.parent.name))
     return found
 

@@ -7,7 +7,7 @@ import sys
 
 def test_demo_prints_summary_with_alert_after_onset_only():
     proc = subprocess.run(
-        [sys.executable, "-m", "labs.cli", "demo", "--duration", "36", "--fault-at", "26", "--json",
+        [sys.executable, "-m", "teachfab.cli", "demo", "--duration", "36", "--fault-at", "26", "--json",
          "--http-port", "0"],
         capture_output=True, text=True, timeout=180,
     )

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cloud.challenges.evidence import check_acceptance, score_session
+from labs.evidence import check_acceptance, score_session
 
 S = 10**9
 FAULT = {"event": "outer_race", "category": "fault", "asset": "pump-1", "start_ns": 240 * S, "end_ns": None}

@@ -78,7 +78,7 @@ class HubProcess:
             env["TEACHFAB_HUB_SHARED_GROUP"] = group
         self.log = open(tmp / f"{name}.log", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "labs.cli", "-v", "hub", "run", "--broker", broker, "--db", str(self.db),
+            [sys.executable, "-m", "teachfab.cli", "-v", "hub", "run", "--broker", broker, "--db", str(self.db),
              "--port", str(self.port)], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / f"{name}.log"

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cloud.challenges.evidence import check_acceptance
 from edge_agent.pipeline import AssetPipeline, PipelineConfig
 from firmware_adapters.sample import Sample
-from labs.cli import main
-from labs.packs import CORE_CRITERIA, PACKS_DIR, PackError, list_packs, load_pack
+from labs.documents import CORE_CRITERIA
+from labs.evidence import check_acceptance
+from labs.packs import PACKS_DIR, PackError, list_packs, load_pack
 from simulators.scenario import load_scenario
+from teachfab.cli import main
 
 PACK_IDS = list_packs()
 REQUIRED = {"outer-race-early", "inner-race-vs-ball", "rotor-bar-mcsa", "cooling-drift"}
@@ -126,7 +127,7 @@ def test_cli_lab_show_unknown_pack(capsys):
 
 
 def test_cli_lab_list_as_a_command():
-    run = subprocess.run([sys.executable, "-m", "labs.cli", "lab", "list"], capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-m", "teachfab.cli", "lab", "list"], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1], timeout=120)
     assert run.returncode == 0, run.stderr
     assert "outer-race-early" in run.stdout

@@ -7,9 +7,9 @@ packs' starters are rehearsed further down.
 import pytest
 import yaml
 
-from labs.cli import main as cli
 from labs.packs import load_pack
 from labs.rehearsal import EPOCH_NS, rehearse
+from teachfab.cli import main as cli
 
 ONSET_S = 240.0  # outer_race_early_detection: spall from 240 s, load reduction 120-180 s
 

@@ -154,7 +154,7 @@ def test_sim_run_serves_one_scenario_over_opcua_serial_and_mqtt_with_the_same_sa
 def test_sim_run_command_line(tmp_path):
     truth = tmp_path / "truth.json"
     t0 = time.time_ns()
-    out = subprocess.run([sys.executable, "-m", "labs.cli", "sim", "run", "outer_race_early_detection",
+    out = subprocess.run([sys.executable, "-m", "teachfab.cli", "sim", "run", "outer_race_early_detection",
                           "--opcua", "0", "--duration", "2", "--ground-truth", str(truth)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -163,6 +163,6 @@ def test_sim_run_command_line(tmp_path):
     fault = next(e for e in events if e["category"] == "fault")
     assert fault["event"] == "outer_race" and fault["start_ns"] - t0 == pytest.approx(240e9, abs=30e9)
 
-    bad = subprocess.run([sys.executable, "-m", "labs.cli", "sim", "run", "outer_race_early_detection"],
+    bad = subprocess.run([sys.executable, "-m", "teachfab.cli", "sim", "run", "outer_race_early_detection"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "nothing to serve" in bad.stderr

@@ -30,9 +30,10 @@ from sqlalchemy.orm import Session
 from cloud.accounts.models import Role, User
 from cloud.challenges import ledger
 from cloud.challenges.charters import ChallengeError, duties, get_charter
-from cloud.challenges.documents import Rubric as RubricDoc
 from cloud.challenges.models import AssessmentScore, Duty, LabSession, Moderation, Outcome, SessionStatus
 from cloud.domain.models import Team, iso_utc, utcnow
+from labs.documents import Rubric as RubricDoc
+from labs.packs import load_pack
 
 #: Business days between a verified assessment and the credential decision.
 CREDENTIAL_DECISION_BUSINESS_DAYS = 10
@@ -239,8 +240,6 @@ def outcome_document(db: Session, session: LabSession, st: dict, user: User, whe
 
 
 def _pack_or_none(pack_id: str):
-    from labs.packs import load_pack
-
     return load_pack(pack_id) if pack_id else None
 
 

@@ -45,11 +45,12 @@ from sqlalchemy.orm import Session
 
 from cloud.accounts.models import Role, SiteMembership, User
 from cloud.challenges import ledger
-from cloud.challenges.documents import Charter as CharterDoc
-from cloud.challenges.documents import Rubric as RubricDoc
 from cloud.challenges.models import Charter, CharterSignature, CharterStatus, Duty, LabSession, Party, SessionStatus
 from cloud.domain import service as registry
 from cloud.domain.models import Challenge, Team, challenge_staff, iso_utc, utcnow
+from labs.documents import Charter as CharterDoc
+from labs.documents import Rubric as RubricDoc
+from labs.packs import load_pack
 
 
 class ChallengeError(ValueError):
@@ -94,8 +95,6 @@ def create_challenge(db: Session, name: str, site: str, *, pack_id: str | None =
     if pack_id is None and (charter is None or rubric is None):
         raise ChallengeError("a challenge needs a charter and a rubric: give a lab pack id, or both documents")
     if pack_id is not None:
-        from labs.packs import load_pack
-
         pack = load_pack(pack_id)
         base = pack.charter.model_dump(mode="json", exclude={"template"})
         document = validate_charter({**base, **(charter or {}), "parties": {**base["parties"], **(parties or {})}})

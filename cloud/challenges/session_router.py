@@ -1,6 +1,6 @@
 """Routes of lab sessions, deployments, evidence, submissions, dual assessment and service levels.
 
-The lab runner (``app.state.lab_runner``, :class:`labs.session_runner.LabRunner`)
+The lab runner (``app.state.lab_runner``, :class:`cloud.challenges.runner.LabRunner`)
 lives in the hub's event loop and runs each session in a process of its own;
 these synchronous routes drive it with ``anyio.from_thread``.
 """
@@ -21,9 +21,11 @@ from cloud.api.commands import hub_signer, sign_and_publish
 from cloud.challenges import assessment, ledger, sessions, sla
 from cloud.challenges.models import Evidence, LabSession, SessionStatus, Submission
 from cloud.challenges.router import ERRORS, Runs, domain_call, user_of, visible_challenge
+from cloud.challenges.runner import SessionSpec
 from cloud.challenges.schemas import (CredentialDecisionIn, DeployIn, EventIn, FeedbackIn, ModerationIn, ScoreIn,
                                       SessionCreate, SignOffIn, SubmissionIn, WindowCreate)
 from cloud.domain.models import iso_utc
+from labs.packs import load_pack
 
 router = APIRouter(prefix="/api", tags=["sessions"])
 Deployers = Annotated[Principal, Depends(RoleGate(Role.hub_operator, Role.mentor, Role.learner))]
@@ -58,14 +60,12 @@ def _sees_truth(who: Principal, session: LabSession) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def _hides_truth(pack_id: str) -> bool:
-    from labs.packs import load_pack
-
     return not pack_id or load_pack(pack_id).scenario.hide_ground_truth
 
 
 def spec_of(session: LabSession):
     """The runner's view of a session row."""
-    from labs.session_runner import SessionSpec
+
 
     pipelines = sessions.starter_pipelines(session)
     pipelines.update({d.asset: d.pipeline for d in session.deployments})  # the newest per asset wins

@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session
 from cloud.accounts.models import Role, User
 from cloud.challenges import ledger
 from cloud.challenges.charters import ChallengeError, duties, get_charter
-from cloud.challenges.evidence import check_acceptance, score_session
-from cloud.challenges.models import (CharterStatus, Deployment, Duty, Evidence, LabSession, SessionStatus)
+from cloud.challenges.models import CharterStatus, Deployment, Duty, Evidence, LabSession, SessionStatus
 from cloud.domain import service as registry
 from cloud.domain.models import Challenge, SiteKind, iso_utc, team_members, utcnow
 from edge_agent.pipeline import PipelineConfig
+from labs.evidence import check_acceptance, score_session
+from labs.packs import load_pack
 
 #: Fastest a session may run (scenario seconds per wall second).
 MAX_SPEED = 50.0
@@ -62,9 +63,6 @@ def start_session(db: Session, challenge_id: int, team_id: int, user: User, spee
     really was; with ``start_ns`` given the session is marked started at once
     (tests, replays).
     """
-    from labs.packs import load_pack
-    from simulators.scenario import load_scenario
-
     if not 0 < speed <= MAX_SPEED:
         raise ChallengeError(f"speed must be in (0, {MAX_SPEED:g}] scenario seconds per second, got {speed}")
     charter = get_charter(db, challenge_id)
@@ -76,7 +74,7 @@ def start_session(db: Session, challenge_id: int, team_id: int, user: User, spee
     if team_id not in {t.id for t in challenge.teams}:
         raise ChallengeError(f"team {team_id} does not work on challenge {challenge_id}")
     pack = load_pack(charter.pack_id)
-    scenario = load_scenario(pack.scenario.scenario)
+    scenario = pack.load_scenario()
     provisional = time.time_ns() if start_ns is None else start_ns  # until mark_started
     session = LabSession(challenge_id=challenge_id, team_id=team_id, pack_id=pack.id, scenario=pack.scenario.scenario,
                          site="pending", edge="pending", assets=list(pack.scenario.assets), speed=speed,
@@ -101,20 +99,16 @@ def start_session(db: Session, challenge_id: int, team_id: int, user: User, spee
 
 def starter_pipelines(session: LabSession) -> dict[str, dict]:
     """The pipelines a session's edge starts with: the pack's starter for every asset."""
-    from labs.packs import load_pack
-
     starter = load_pack(session.pack_id).starter_pipeline.model_dump(mode="json")
     return {a: starter for a in session.assets}
 
 
 def mark_started(db: Session, session: LabSession, start_ns: int) -> LabSession:
     """The scenario's t = 0 was ``start_ns``: fix the session clock, the ground truth and deployment 0."""
-    from labs.packs import load_pack
-    from simulators.scenario import load_scenario
-
     session.start_ns = start_ns
-    session.ground_truth = load_scenario(session.scenario).ground_truth_ns(start_ns)
-    starter = load_pack(session.pack_id).starter_pipeline
+    pack = load_pack(session.pack_id)
+    session.ground_truth = pack.load_scenario().ground_truth_ns(start_ns)
+    starter = pack.starter_pipeline
     for asset in session.assets:
         _record_deployment(db, session, None, asset, starter, None, start_ns)
     ledger.append(db, "session_started", f"session:{session.id}",

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from cloud.hub import HubServer
 from cloud.settings import HubSettings
-from labs.demo import broker_or_embedded, free_port
 from simulators.runner import wait_or_interrupt
+from teachfab.demo import broker_or_embedded, free_port
 
 SITE = "teachfab-lab"
 PEOPLE = {  # key: (e-mail, roles, display name)

@@ -1,7 +1,8 @@
 """The lab runner: each running lab session's OPC UA simulator and edge agent, in a process of its own.
 
 The hub owns a :class:`LabRunner` and drives it from its API: starting a
-session spawns ``python -m labs.session_runner SPEC`` which serves the
+session spawns the session command (default ``python -m
+teachfab.session_process DOC``, see :data:`SESSION_COMMAND`) which serves the
 pack's scenario on a free OPC UA port (scenario t = 0 when it starts
 serving — reported back as ``start_ns`` — paced at the session's ``speed``) and runs an edge agent for the
 session's site that reads it, runs the session's pipelines and publishes
@@ -13,6 +14,14 @@ called so the hub can close the session and compute its evidence.
 One process per session keeps the hub responsive however hard a session
 computes (a 25.6 kHz pipeline at 10× speed is a full core's worth of
 work), and a session that crashes takes nothing else down.
+
+The hub and the session process speak over the process boundary only: the
+hub passes one JSON document (:class:`SessionSpec` and where to publish)
+as the last argument, the process prints one JSON line ``{"opcua": endpoint,
+"start_ns": t0}`` once its simulator serves and its edge listens for
+commands, and stops its edge (flushing the outbox) on SIGTERM. The session
+process composes simulators and an edge agent, so it belongs to the
+commands on top of the hub (:mod:`teachfab.session_process`), not to it.
 """
 
 from __future__ import annotations
@@ -26,14 +35,16 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contract.signing import load_private_key, save_public_key
+
 log = logging.getLogger(__name__)
 
-#: Longest OPC UA block (scenario seconds): at speed ``s`` a block covers ``min(1, 0.1·s)`` s.
-MAX_BLOCK_S = 1.0
+#: The program a session runs as; the hub appends the JSON document.
+SESSION_COMMAND = (sys.executable, "-m", "teachfab.session_process")
 #: How long a session process may take to come up (imports, kernel cache, OPC UA server).
 START_TIMEOUT_S = 90.0
 
@@ -77,12 +88,15 @@ class LabRunner:
         ``async on_finished(session_id)``: the scenario's duration has passed.
     mqtt_protocol : str
         MQTT version of the edge agents (``3.1.1`` or ``5``).
+    command : sequence of str
+        The session program (:data:`SESSION_COMMAND`); the JSON document is appended.
     """
 
     def __init__(self, broker: str, hub_key_pem: str | Path, key_id: str,
-                 on_finished: Callable[[int], Awaitable[None]] | None = None, mqtt_protocol: str = "3.1.1") -> None:
+                 on_finished: Callable[[int], Awaitable[None]] | None = None, mqtt_protocol: str = "3.1.1",
+                 command: Sequence[str] = SESSION_COMMAND) -> None:
         self.broker, self.hub_key_pem, self.key_id = broker, Path(hub_key_pem), key_id
-        self.on_finished, self.mqtt_protocol = on_finished, mqtt_protocol
+        self.on_finished, self.mqtt_protocol, self.command = on_finished, mqtt_protocol, tuple(command)
         self._running: dict[int, _Running] = {}
         self._stopping: dict[int, asyncio.Event] = {}
 
@@ -91,8 +105,6 @@ class LabRunner:
         return sorted(self._running)
 
     def _trusted_keys(self) -> tempfile.TemporaryDirectory:
-        from contract.signing import load_private_key, save_public_key
-
         tmp = tempfile.TemporaryDirectory(prefix="teachfab-session-keys-")
         save_public_key(load_private_key(self.hub_key_pem).public_key(), Path(tmp.name) / f"{self.key_id}.pub.pem")
         return tmp
@@ -104,7 +116,7 @@ class LabRunner:
         keys = self._trusted_keys()
         doc = {"spec": dataclasses.asdict(spec), "broker": self.broker, "hub_keys": keys.name,
                "mqtt_protocol": self.mqtt_protocol}
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "labs.session_runner", json.dumps(doc),
+        proc = await asyncio.create_subprocess_exec(*self.command, json.dumps(doc),
                                                     stdout=asyncio.subprocess.PIPE, preexec_fn=_die_with_parent)
         try:
             line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)
@@ -186,59 +198,3 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-
-
-async def serve_session(spec: SessionSpec, broker: str, hub_keys: str, mqtt_protocol: str = "3.1.1",
-                        stop: asyncio.Event | None = None, ready: Callable[[dict], None] | None = None) -> None:
-    """Serve the session's scenario over OPC UA and run its edge agent until ``stop`` is set."""
-    from edge_agent.agent import EdgeAgent, load_edge_settings
-    from simulators.opcua_server import SimulatorServer
-    from simulators.scenario import load_scenario
-
-    stop = stop or asyncio.Event()
-    scenario = load_scenario(spec.scenario)
-    assets = [a for a in scenario.restart().assets if a.asset in spec.assets]
-    block_s = min(MAX_BLOCK_S, 0.1 * max(1.0, spec.speed))
-    async with SimulatorServer(assets, port=0, epoch_ns=spec.start_ns, speed=spec.speed, block_s=block_s) as sim:
-        settings = load_edge_settings(
-            None, site=spec.site, edge_id=spec.edge, broker=broker, mqtt_protocol=mqtt_protocol, hub_keys=hub_keys,
-            sources=[{"adapter": "opcua", **sim.browse_config(a)} for a in spec.assets], pipelines=spec.pipelines)
-        edge = EdgeAgent(settings)
-        task = asyncio.create_task(edge.run(stop), name=f"session-{spec.session_id}-edge")
-        # ready only once the agent listens for commands: a deploy published earlier would be lost
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not edge.publisher.connected.is_set() and not task.done() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if not edge.publisher.connected.is_set():
-            stop.set()
-            await task
-            raise RuntimeError(f"the session's edge agent could not connect to {broker}")
-        if ready is not None:
-            ready({"opcua": sim.endpoint, "start_ns": sim.start_ns})
-        await task
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m labs.session_runner DOC``: run one session until SIGTERM (started by :class:`LabRunner`)."""
-    doc = json.loads((argv or sys.argv[1:])[0])
-    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s session-{doc['spec']['session_id']} "
-                                                      "%(levelname)s %(name)s: %(message)s")
-    spec = SessionSpec(**doc["spec"])
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-
-        def ready(info: dict) -> None:
-            print(json.dumps(info), flush=True)
-
-        await serve_session(spec, doc["broker"], doc["hub_keys"], doc.get("mqtt_protocol", "3.1.1"), stop, ready)
-
-    asyncio.run(run())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

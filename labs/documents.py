@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cloud.challenges.evidence import METRICS
+from labs.evidence import METRICS
 
 #: Comparison operators an acceptance criterion may use.
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -98,7 +98,7 @@ class AcceptanceCriterion(_Strict):
     """A machine-checkable acceptance criterion, e.g. ``{metric: detection_delay_s, op: "<=", value: 120}``.
 
     ``metric`` is one the hub's evidence computes
-    (:data:`cloud.challenges.evidence.METRICS`). ``required: false`` marks a
+    (:data:`labs.evidence.METRICS`). ``required: false`` marks a
     criterion that is reported but does not decide acceptance.
 
     Examples

@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("asyncua").setLevel(logging.ERROR)
     try:
         if args.command == "demo":
-            from labs.demo import DemoOptions
-            from labs.demo import main as demo_main
+            from teachfab.demo import DemoOptions
+            from teachfab.demo import main as demo_main
 
             return demo_main(DemoOptions(duration=args.duration, broker=args.broker,
                                          http_port=args.http_port, fault_at=args.fault_at), args.json)
@@ -195,7 +195,8 @@ def _lab(args) -> int:
 
         return rehearse_main(args.pack, args.pipeline, args.duration, args.json)
     if args.lab_command == "up":
-        from labs.lab_up import LabUpOptions, main as up_main
+        from teachfab.lab_up import LabUpOptions
+        from teachfab.lab_up import main as up_main
 
         return up_main(LabUpOptions(args.pack, args.speed, args.duration, args.broker, args.http_port), args.json)
     print(describe(load_pack(args.pack)))
