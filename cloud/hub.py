@@ -13,21 +13,26 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from cloud.accounts.bootstrap import annotate_routes, setup_domain
+from cloud.accounts.deps import annotate_routes
 from cloud.accounts.router import router as accounts_router
-from cloud.api.commands import router as commands_router
-from cloud.api.routes import router
+from cloud.bootstrap import open_domain
+from cloud.challenges.lab import LabService
 from cloud.challenges.router import router as challenges_router
 from cloud.challenges.runner import LabRunner
-from cloud.challenges.session_router import close_and_score
+from cloud.challenges.scope import scope_of
 from cloud.challenges.session_router import router as sessions_router
-from cloud.domain.router import router as registry_router
+from cloud.commands.router import router as commands_router
+from cloud.commands.service import CommandSigner
+from cloud.errors import install_handlers
+from cloud.ingest.metrics import metrics_endpoint
 from cloud.ingest.subscriber import MqttIngest
-from cloud.live import Broadcaster
-from cloud.metrics import metrics_endpoint
 from cloud.settings import HubSettings
+from cloud.sites.router import router as registry_router
 from cloud.telemetry.base import TelemetryStore
 from cloud.telemetry.factory import open_store
+from cloud.telemetry.live import Broadcaster
+from cloud.telemetry.router import router as telemetry_router
+from cloud.telemetry.schemas import Health
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).parent / "web"
@@ -41,6 +46,11 @@ def plotly_js() -> Path:
 def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     """Build the hub's FastAPI app; MQTT ingest starts with the app when ``ingest``.
 
+    This is where the hub's parts meet: the telemetry store and live
+    fan-out, MQTT ingest, the relational domain (migrated and bootstrapped),
+    the scope resolver the accounts area asks for, the command signer, the
+    lab service with its session runner, the error handlers and the routers.
+
     Examples
     --------
     >>> app = create_app(HubSettings(db_path=":memory:"), ingest=False)
@@ -52,6 +62,12 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     live = Broadcaster()
     mqtt_ingest = MqttIngest(settings.broker, store, live, settings.mqtt_protocol,
                              settings.shared_group, settings.client_id, **settings.ingest_options())
+    engine, db_sessions = open_domain(settings)
+    signer = CommandSigner.from_settings(settings)
+    lab = LabService(db_sessions, store, signer)
+    if signer is not None and settings.lab_sessions:
+        lab.runner = LabRunner(settings.broker, signer.public_key(), signer.key_id, lab.scenario_ended,
+                               settings.mqtt_protocol)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -59,26 +75,24 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
         if ingest:
             mqtt_ingest.start()
         retention = asyncio.create_task(_retention_loop(store, settings)) if settings.retention_raw_s else None
-        app.state.lab_runner = _lab_runner(app, settings)
         try:
             yield
         finally:
-            if app.state.lab_runner is not None:
-                await app.state.lab_runner.stop_all()
+            await lab.stop_all()
             if retention is not None:
                 retention.cancel()
             if ingest:
                 mqtt_ingest.stop()
             store.close()
-            app.state.domain_engine.dispose()
+            engine.dispose()
 
     app = FastAPI(title="TeachFab hub", version="0.1.0", lifespan=lifespan,
                   description="Live challenge telemetry from TeachFab edge agents.")
-    app.state.store, app.state.live, app.state.ingest = store, live, mqtt_ingest
-    # accounts and relational domain (docs/access.md): migrate, bootstrap users, role-gated routers
-    setup_domain(app, settings)
-    app.state.lab_runner = None
-    for api_router in (router, accounts_router, registry_router, commands_router, challenges_router,
+    app.state.settings, app.state.store, app.state.live, app.state.ingest = settings, store, live, mqtt_ingest
+    app.state.domain_engine, app.state.sessions, app.state.scope_of = engine, db_sessions, scope_of
+    app.state.command_signer, app.state.lab = signer, lab
+    install_handlers(app)
+    for api_router in (telemetry_router, accounts_router, registry_router, commands_router, challenges_router,
                        sessions_router):
         app.include_router(annotate_routes(api_router))
 
@@ -94,25 +108,13 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     def vendor_plotly() -> FileResponse:
         return FileResponse(plotly_js(), media_type="application/javascript")
 
-    @app.get("/healthz", summary="Liveness: the hub runs and knows whether ingest is subscribed")
-    def healthz() -> dict:
-        return {"ok": True, "ingest_subscribed": mqtt_ingest.subscribed.is_set()}
+    @app.get("/healthz", response_model=Health, summary="Liveness: the hub runs and knows whether ingest is subscribed")
+    def healthz() -> Health:
+        return Health(ok=True, ingest_subscribed=mqtt_ingest.subscribed.is_set())
 
     app.add_api_route("/metrics", metrics_endpoint(mqtt_ingest.metrics.registry), include_in_schema=False)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     return app
-
-
-def _lab_runner(app: FastAPI, settings: HubSettings):
-    """The runner of lab sessions (``labs.session_runner``), when the hub can sign deploys (has a command key)."""
-    if not settings.command_key or not settings.lab_sessions:
-        return None
-
-
-    async def finished(session_id: int) -> None:  # the scenario's duration has passed
-        await close_and_score(app, session_id, None)
-
-    return LabRunner(settings.broker, settings.command_key, settings.command_key_id, finished, settings.mqtt_protocol)
 
 
 async def _retention_loop(store, settings: HubSettings) -> None:

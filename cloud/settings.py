@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cloud.accounts.security import password_problem
+
 
 class HubSettings(BaseSettings):
     """Where the hub listens, which broker it ingests from, where it stores.
@@ -45,8 +47,6 @@ class HubSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_insecure(self) -> HubSettings:
-        from cloud.accounts.security import password_problem
-
         if (self.admin_email is None) != (self.admin_password is None):
             raise ValueError("TEACHFAB_HUB_ADMIN_EMAIL and TEACHFAB_HUB_ADMIN_PASSWORD go together: give both or neither")
         if self.mode == "production" and self.admin_password is not None:

@@ -207,7 +207,7 @@ def _hub_create_user(args) -> int:
     import getpass
 
     from cloud.accounts.service import create_user
-    from cloud.domain.db import make_engine, make_sessionmaker, upgrade_database
+    from cloud.database import make_engine, make_sessionmaker, upgrade_database
     from cloud.settings import HubSettings
 
     settings = HubSettings(**({"db_path": args.db} if args.db else {}))

@@ -21,8 +21,17 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+
+from cloud.accounts.models import User
+from cloud.accounts.service import create_user
+from cloud.challenges import charters, teams
+from cloud.challenges.models import LabSession
 from cloud.hub import HubServer
 from cloud.settings import HubSettings
+from cloud.sites import service as registry
+from contract.signing import generate_keypair, save_private_key
+from labs.packs import load_pack
 from simulators.runner import wait_or_interrupt
 from teachfab.demo import broker_or_embedded, free_port
 
@@ -53,24 +62,16 @@ def provision(sessions, pack_id: str, passwords: dict[str, str], operator_email:
 
     ``sessions`` is the hub's session factory (``app.state.sessions``).
     """
-    from cloud.accounts.service import create_user
-    from cloud.challenges import charters
-    from cloud.domain import service as registry
-
     with sessions() as db:
         registry.create_site(db, SITE, "TeachFab lab", "lab")
         users = {k: create_user(db, email, passwords[k], roles, name, sites=[SITE] if k == "partner" else [])
                  for k, (email, roles, name) in PEOPLE.items()}
-        team = registry.create_team(db, "Team 1", [users["learner1"], users["learner2"]])
+        team = teams.create_team(db, "Team 1", [users["learner1"], users["learner2"]])
         challenge = charters.create_challenge(
             db, f"Lab pack {pack_id}", SITE, pack_id=pack_id, teams=[team], mentors=[users["mentor"]],
             academic_assessors=[users["academic"]], industrial_assessors=[users["industrial"]],
             parties={"industry_partner": "Partner SME", "provider": "Education provider", "hub": "TeachFab hub",
                      "mentor": "Mentor"})
-        from sqlalchemy import select
-
-        from cloud.accounts.models import User
-
         operator = db.scalar(select(User).where(User.email == operator_email))
         for signer, party in ((users["partner"], "industry_partner"), (users["mentor"], "provider"),
                               (operator, "hub")):
@@ -80,32 +81,8 @@ def provision(sessions, pack_id: str, passwords: dict[str, str], operator_email:
                 **{k: u.id for k, u in users.items()}}
 
 
-async def start_lab_session(app, challenge_id: int, team_id: int, mentor_id: int, speed: float) -> dict:
-    """Start a session of the challenge for the team as the mentor would (database row + runner)."""
-    from cloud.accounts.models import User
-    from cloud.challenges import sessions as svc
-    from cloud.challenges.session_router import spec_of
-
-    def record():
-        with app.state.sessions() as db:
-            row = svc.start_session(db, challenge_id, team_id, db.get(User, mentor_id), speed)
-            return row.id, spec_of(row)
-
-    def started(session_id: int, start_ns: int) -> None:
-        with app.state.sessions() as db:
-            svc.mark_started(db, svc.get_session(db, session_id), start_ns)
-
-    session_id, spec = await asyncio.to_thread(record)
-    ready = await app.state.lab_runner.start(spec)
-    await asyncio.to_thread(started, session_id, ready["start_ns"])
-    return {"session": session_id, "site": spec.site, "edge": spec.edge, "assets": spec.assets}
-
-
 async def run_lab_up(opts: LabUpOptions, announce=print) -> dict:
     """Run ``teachfab lab up`` until ``opts.duration`` passes (or Ctrl-C); return the closed session's evidence."""
-    from contract.signing import generate_keypair, save_private_key
-    from labs.packs import load_pack
-
     pack = load_pack(opts.pack)  # fails early with the pack's problems
     broker, embedded = await broker_or_embedded(opts.broker)
     tmp = tempfile.TemporaryDirectory(prefix="teachfab-lab-")
@@ -120,9 +97,9 @@ async def run_lab_up(opts: LabUpOptions, announce=print) -> dict:
     try:
         await hub.start()
         ids = await asyncio.to_thread(provision, hub.app.state.sessions, pack.id, passwords, operator[0])
-        sess = await start_lab_session(hub.app, ids["challenge"], ids["team"], ids["mentor"], opts.speed)
-        announce(f"TeachFab lab session {sess['session']} of pack {pack.id!r} ({pack.meta.title})")
-        announce(f"  learner page  {hub.url}session?id={sess['session']}")
+        session_id = await hub.app.state.lab.start(ids["challenge"], ids["team"], ids["mentor"], opts.speed)
+        announce(f"TeachFab lab session {session_id} of pack {pack.id!r} ({pack.meta.title})")
+        announce(f"  learner page  {hub.url}session?id={session_id}")
         announce(f"  mentor page   {hub.url}")
         announce(f"  broker {broker}{' (embedded amqtt)' if embedded else ''}; scenario {pack.scenario.scenario} "
                  f"at {opts.speed:g}x; the ground truth stays hidden from learners until the session closes")
@@ -131,10 +108,8 @@ async def run_lab_up(opts: LabUpOptions, announce=print) -> dict:
             announce(f"    {k:<11} {email:<32} {passwords[k]}")
         announce(f"    {'operator':<11} {operator[0]:<32} {operator[1]}")
         await wait_or_interrupt(opts.duration)
-        from cloud.challenges.session_router import close_and_score
-
-        await close_and_score(hub.app, sess["session"], ids["mentor"])
-        return await asyncio.to_thread(_evidence, hub.app, sess["session"])
+        await hub.app.state.lab.close(session_id, ids["mentor"])
+        return await asyncio.to_thread(_evidence, hub.app, session_id)
     finally:
         await hub.stop()
         if embedded is not None:
@@ -143,8 +118,6 @@ async def run_lab_up(opts: LabUpOptions, announce=print) -> dict:
 
 
 def _evidence(app, session_id: int) -> dict:
-    from cloud.challenges.models import LabSession
-
     with app.state.sessions() as db:
         row = db.get(LabSession, session_id)
         out = {"session": session_id, "status": row.status.value, "error": row.error or None, "evidence": {}}

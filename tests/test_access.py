@@ -15,9 +15,10 @@ from fastapi.testclient import TestClient
 from cloud.accounts.deps import api_routes, route_roles
 from cloud.accounts.models import Role
 from cloud.accounts.service import create_user
-from cloud.domain import service as reg
+from cloud.challenges import teams
 from cloud.hub import create_app
 from cloud.settings import HubSettings
+from cloud.sites import service as reg
 from contract.payloads import parse_message
 
 TS = 1_790_000_000_000_000_000
@@ -140,8 +141,8 @@ def _seed(app) -> dict[str, int]:
         users = {r: create_user(db, f"{r.value}@x.org", PW, [r], sites=["plant-a"] if r is Role.sme_partner else [])
                  for r in ROLES if r is not Role.hub_operator}
         outsider = create_user(db, "outsider@x.org", PW, [Role.learner])
-        team = reg.create_team(db, "Team Blue", [users[Role.learner]])
-        reg.create_challenge(db, "Press watch", "plant-a", ["press-1"], [team],
+        team = teams.create_team(db, "Team Blue", [users[Role.learner]])
+        teams.create_challenge(db, "Press watch", "plant-a", ["press-1"], [team],
                              [users[Role.mentor], users[Role.assessor]])
         ids = {"outsider": outsider.id}
     seq = iter(range(1, 100))
@@ -279,8 +280,8 @@ def test_outsider_learner_sees_nothing(hub):
 
 def test_live_events_are_filtered_by_scope(hub):
     from cloud.accounts.deps import Principal
-    from cloud.accounts.scope import Scope
-    from cloud.api.routes import visible
+    from cloud.scope import Scope
+    from cloud.telemetry.router import visible
 
     learner = Principal(1, "l@x.org", frozenset({Role.learner}), Scope(assets=frozenset({("plant-a", "press-1")})), "t")
     assert visible(learner, {"type": "features", "site": "plant-a", "edge": "gw-a", "asset": "press-1"})

@@ -80,7 +80,7 @@ def test_demo_mode_hands_out_a_scoped_demo_mentor_token():
 def test_hub_runs_its_domain_on_postgresql(pg_database):  # noqa: F811
     from sqlalchemy import text
 
-    from cloud.domain.db import make_engine
+    from cloud.database import make_engine
 
     engine = make_engine(pg_database)
     with engine.begin() as conn:  # the domain suite downgrades to base; start from an empty schema

@@ -21,12 +21,11 @@ from sqlalchemy import inspect, text
 
 from cloud.accounts.security import hash_password
 from cloud.accounts.service import create_user
-from cloud.challenges import charters, ledger, sessions
+from cloud.challenges import charters, ledger, sessions, teams
 from cloud.challenges.charters import ChallengeError
-from cloud.challenges.models import CharterStatus, Duty, LabSession
-from cloud.domain import service as reg
-from cloud.domain.db import alembic_config, make_engine, make_sessionmaker, upgrade_database
-from cloud.domain.models import Challenge
+from cloud.challenges.models import Challenge, CharterStatus, Duty, LabSession
+from cloud.database import alembic_config, make_engine, make_sessionmaker, upgrade_database
+from cloud.sites import service as reg
 from labs.packs import load_pack
 from tests.test_domain import pg_database  # noqa: F401 - fixture
 
@@ -116,7 +115,7 @@ def people(db, monkeypatch):
         ana=user("ana@learner.example", ["learner"]),
         ben=user("ben@learner.example", ["learner"]),
     )
-    p.team = reg.create_team(db, "Team Ana", [p.ana])
+    p.team = teams.create_team(db, "Team Ana", [p.ana])
     return p
 
 
@@ -331,7 +330,7 @@ def test_charter_validation_names_the_field(db, people):
         charters.create_challenge(db, "No charter", "vet-lab")
     with pytest.raises(ValueError, match=r"^charter: kpis: List should have at least 1 item"):
         new_challenge(db, p, charter={"kpis": []})
-    assert reg.list_challenges(db) == []  # nothing half-created
+    assert teams.list_challenges(db) == []  # nothing half-created
 
     c = new_challenge(db, p)
     doc = charters.get_charter(db, c.id).document

@@ -15,12 +15,13 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from cloud.accounts.models import ApiToken, Role
-from cloud.accounts.scope import scope_of
 from cloud.accounts.security import token_digest
-from cloud.accounts.service import (AccountError, authenticate, create_user, ensure_user, issue_token,
-                                    resolve_token, revoke_token, update_user)
-from cloud.domain import service as reg
-from cloud.domain.db import alembic_config, make_engine, make_sessionmaker, upgrade_database
+from cloud.accounts.service import (AccountError, authenticate, create_user, ensure_user, issue_token, resolve_token,
+                                    revoke_token, update_user)
+from cloud.challenges import teams
+from cloud.challenges.scope import scope_of
+from cloud.database import alembic_config, make_engine, make_sessionmaker, upgrade_database
+from cloud.sites import service as reg
 
 PG_ADMIN = os.environ.get("TEACHFAB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -158,8 +159,8 @@ def test_scopes_follow_roles_memberships_teams_and_challenges(db):
     assessor = create_user(db, "assessor@x.org", "a-long-passphrase", [Role.assessor])
     learner = create_user(db, "learner@x.org", "a-long-passphrase", [Role.learner])
     outsider = create_user(db, "out@x.org", "a-long-passphrase", [Role.learner])
-    team = reg.create_team(db, "Team Blue", [learner])
-    challenge = reg.create_challenge(db, "Bearing watch", "plant-a", ["press-1"], [team], [mentor, assessor])
+    team = teams.create_team(db, "Team Blue", [learner])
+    challenge = teams.create_challenge(db, "Bearing watch", "plant-a", ["press-1"], [team], [mentor, assessor])
     with pytest.raises(AccountError, match="sites: no site 'nowhere'"):
         create_user(db, "x@x.org", "a-long-passphrase", [Role.sme_partner], sites=["nowhere"])
 
@@ -175,8 +176,8 @@ def test_scopes_follow_roles_memberships_teams_and_challenges(db):
     assert s.site("plant-a") and not s.site("lab") and s.challenge(challenge.id)
     s = scope_of(db, outsider)
     assert not s.sites and not s.assets and not s.challenge(challenge.id)
-    assert [c.name for c in reg.list_challenges(db, scope_of(db, learner))] == ["Bearing watch"]
-    assert reg.list_challenges(db, scope_of(db, outsider)) == []
+    assert [c.name for c in teams.list_challenges(db, scope_of(db, learner))] == ["Bearing watch"]
+    assert teams.list_challenges(db, scope_of(db, outsider)) == []
 
 
 def test_hubs_starting_together_migrate_one_after_the_other(tmp_path):
@@ -185,7 +186,7 @@ def test_hubs_starting_together_migrate_one_after_the_other(tmp_path):
 
     from sqlalchemy import inspect
 
-    from cloud.domain.db import make_engine, upgrade_database
+    from cloud.database import make_engine, upgrade_database
 
     url = f"sqlite:///{tmp_path / 'domain.sqlite'}"
     errors = []

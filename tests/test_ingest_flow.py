@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from cloud.hub import create_app
 from cloud.ingest.gaps import SequenceTracker
 from cloud.ingest.subscriber import MqttIngest, write_messages
-from cloud.live import Broadcaster
 from cloud.settings import HubSettings
+from cloud.telemetry.live import Broadcaster
 from cloud.telemetry.store import SQLiteStore
 from tests.test_ingest_scaleout import features_payload, numbered_messages, publish_all
 

@@ -50,7 +50,7 @@ def lab(tmp_path_factory):
     try:
         with TestClient(app) as client:
             with app.state.sessions() as db:
-                from cloud.domain import service as reg
+                from cloud.sites import service as reg
 
                 reg.create_site(db, "vet-lab", "VET college lab", "lab")
                 users = {

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cloud.ingest.subscriber import MqttIngest
-from cloud.live import Broadcaster
+from cloud.telemetry.live import Broadcaster
 from cloud.telemetry.store import SQLiteStore
 from contract.payloads import InvalidMessage, parse_message
 

@@ -9,15 +9,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from cloud.accounts.scope import scope_of
 from cloud.challenges import assessment, ledger, sla
 from cloud.challenges.assessment import add_business_days
 from cloud.challenges.charters import ChallengeError
 from cloud.challenges.models import Outcome, Submission
-from cloud.domain.models import utcnow
+from cloud.challenges.scope import scope_of
+from cloud.database import utcnow
 from labs.packs import load_pack
-from tests.test_charters import (PACK, active_challenge, db, migrated, people, pg_database,  # noqa: F401
-                                 run_session)
+from tests.test_charters import PACK, active_challenge, db, migrated, people, pg_database, run_session  # noqa: F401
 
 H = timedelta(hours=1)
 

@@ -3,23 +3,33 @@
 Every ``/api`` route that is not public declares ``who: Annotated[Principal, RoleGate(...)]``
 (or one of the aliases below); the gate answers 401 without a valid token and 403
 for a role it does not admit. :func:`route_roles` reads the gate back, so the
-OpenAPI document and the access tests know each route's rule.
+OpenAPI document (:func:`annotate_routes`) and the access tests know each route's rule.
+
+What a principal may see (its :class:`~cloud.scope.Scope`) depends on teams and
+challenges, which this area knows nothing of: the app hands in the function
+that computes it as ``app.state.scope_of`` (:data:`ScopeResolver`; the hub
+uses :func:`cloud.challenges.scope.scope_of`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from cloud.accounts.models import Role
-from cloud.accounts.scope import Scope, scope_of
+from cloud.accounts.models import Role, User
 from cloud.accounts.service import resolve_token
+from cloud.scope import Scope
+
+#: Computes what a user may see; the app sets one as ``app.state.scope_of``.
+ScopeResolver = Callable[[Session, User], Scope]
+GATE_RESPONSES = {401: {"description": "no bearer token, or it is unknown, expired or revoked"},
+                  403: {"description": "the caller's roles are not admitted here"}}
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False,
                               scheme_name="bearer", description="Bearer token from POST /api/auth/token")
@@ -44,18 +54,23 @@ class Principal:
     scope: Scope
     token: str
 
+    def user(self, db: Session) -> User:
+        """The caller's user row, loaded in ``db``."""
+        return db.get(User, self.user_id)
+
 
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_principal(db: DB, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+def current_principal(request: Request, db: DB, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
     """Resolve the bearer token; 401 when it is missing, unknown, expired or its user inactive."""
     if not token:
         raise _unauthorized("not authenticated: send 'Authorization: Bearer <token>' from POST /api/auth/token")
     user = resolve_token(db, token)
     if user is None:
         raise _unauthorized("token unknown, expired or revoked; log in again")
+    scope_of: ScopeResolver = request.app.state.scope_of
     who = Principal(user.id, user.email, frozenset(user.roles), scope_of(db, user), token)
     # hand the connection back now: a long-lived response (the live stream) must not hold one;
     # the session stays usable and checks a connection out again if the route queries
@@ -111,3 +126,21 @@ def route_roles(route: APIRoute) -> tuple[Role, ...] | None:
             return dep.call.roles
         stack.extend(dep.dependencies)
     return None
+
+
+def annotate_routes(router: APIRouter) -> APIRouter:
+    """Write each route's admitted roles into its OpenAPI description and ``x-roles`` (idempotent).
+
+    Call on a router before including it in an app.
+    """
+    for route in router.routes:
+        if not isinstance(route, APIRoute) or "x-roles" in (route.openapi_extra or {}):
+            continue
+        roles = route_roles(route)
+        names = [r.value for r in roles] if roles else []
+        note = f"Roles: {', '.join(names)}." if roles else "Public: no token needed."
+        route.description = f"{route.description}\n\n{note}".strip() if route.description else note
+        route.openapi_extra = {**(route.openapi_extra or {}), "x-roles": names}
+        if roles:
+            route.responses = {**GATE_RESPONSES, **route.responses}
+    return router

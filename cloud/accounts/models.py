@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cloud.domain.models import Base, utcnow
+from cloud.database import Base, utcnow
 
 
 class Role(str, enum.Enum):

@@ -9,12 +9,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from cloud.accounts.models import ApiToken, Role, RoleGrant, SiteMembership, User
-from cloud.accounts.security import (expiry, hash_password, needs_rehash, new_token, token_digest,
-                                     verify_password)
-from cloud.domain.models import Site
+from cloud.accounts.security import expiry, hash_password, needs_rehash, new_token, token_digest, verify_password
+from cloud.errors import Conflict
+from cloud.sites.models import Site
 
 
-class AccountError(ValueError):
+class AccountError(Conflict):
     """A request on accounts that cannot be honoured (message names the field and value)."""
 
 
@@ -33,7 +33,7 @@ def create_user(db: Session, email: str, password: str, roles: Iterable[Role | s
 
     Examples
     --------
-    >>> from cloud.domain.db import make_engine, make_sessionmaker, upgrade_database
+    >>> from cloud.database import make_engine, make_sessionmaker, upgrade_database
     >>> engine = make_engine("sqlite://"); upgrade_database(engine)
     >>> with make_sessionmaker(engine)() as db:
     ...     u = create_user(db, "Ana@Lab.example", "a-long-passphrase", ["mentor"])

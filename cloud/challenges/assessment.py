@@ -30,8 +30,9 @@ from sqlalchemy.orm import Session
 from cloud.accounts.models import Role, User
 from cloud.challenges import ledger
 from cloud.challenges.charters import ChallengeError, duties, get_charter
-from cloud.challenges.models import AssessmentScore, Duty, LabSession, Moderation, Outcome, SessionStatus
-from cloud.domain.models import Team, iso_utc, utcnow
+from cloud.challenges.models import AssessmentScore, Duty, LabSession, Moderation, Outcome, SessionStatus, Team
+from cloud.database import iso_utc, utcnow
+from cloud.errors import Forbidden, Invalid, NotFound
 from labs.documents import Rubric as RubricDoc
 from labs.packs import load_pack
 
@@ -61,7 +62,7 @@ def _rubric(db: Session, session: LabSession) -> RubricDoc:
 def _closed(db: Session, session_id: int) -> LabSession:
     session = db.get(LabSession, session_id)
     if session is None:
-        raise LookupError(f"no session {session_id}")
+        raise NotFound(f"no session {session_id}")
     if session.status is not SessionStatus.closed:
         raise ChallengeError(f"session {session_id} is {session.status.value}; assessment starts when it is closed")
     return session
@@ -73,7 +74,7 @@ def submit_score(db: Session, session_id: int, assessor: User, levels: dict[str,
     session = _closed(db, session_id)
     duty = duties(db, session.challenge_id).get(assessor.id)
     if duty not in (Duty.academic_assessor, Duty.industrial_assessor):
-        raise PermissionError(f"{assessor.email} is not an assessor of challenge {session.challenge_id}")
+        raise Forbidden(f"{assessor.email} is not an assessor of challenge {session.challenge_id}")
     if db.get(Outcome, session_id) is not None:
         raise ChallengeError(f"session {session_id} is signed off; scores can no longer change")
     if db.get(Moderation, session_id) is not None:
@@ -81,11 +82,11 @@ def submit_score(db: Session, session_id: int, assessor: User, levels: dict[str,
     rubric = _rubric(db, session)
     bad = {k: v for k, v in levels.items() if not (isinstance(v, int) and 1 <= v <= 4)}
     if bad:
-        raise ValueError(f"levels must be integers 1-4 ({', '.join(rubric.levels)}), got {bad}")
+        raise Invalid(f"levels must be integers 1-4 ({', '.join(rubric.levels)}), got {bad}")
     rubric.weighted_level(levels)  # raises on unknown or missing criteria
     unknown = sorted(set(comments or {}) - set(levels))
     if unknown:
-        raise ValueError(f"comments on unknown criteria {unknown}")
+        raise Invalid(f"comments on unknown criteria {unknown}")
     if db.scalar(select(AssessmentScore.id).where(AssessmentScore.session_id == session_id,
                                                   AssessmentScore.assessor_id == assessor.id)) is not None:
         raise ChallengeError(f"{assessor.email} has scored session {session_id} already")
@@ -107,7 +108,7 @@ def state(db: Session, session_id: int) -> dict:
     """
     session = db.get(LabSession, session_id)
     if session is None:
-        raise LookupError(f"no session {session_id}")
+        raise NotFound(f"no session {session_id}")
     scores = list(db.scalars(select(AssessmentScore).where(AssessmentScore.session_id == session_id)
                              .order_by(AssessmentScore.id)))
     out = {"session": session_id, "scores": [_score_view(s) for s in scores], "disagreements": {},
@@ -140,6 +141,23 @@ def state(db: Session, session_id: int) -> dict:
     return {**out, "stage": stage}
 
 
+def state_for(db: Session, session_id: int, staff: bool) -> dict:
+    """:func:`state` as the caller may see it: whole for staff, stage and outcome for learners."""
+    st = state(db, session_id)
+    return st if staff else {"session": session_id, "stage": st["stage"], "outcome": st["outcome"]}
+
+
+def outcome_view(outcome: Outcome) -> dict:
+    """The outcome document with the due date of its credential decision."""
+    return {**outcome.document, "credential_due_at": iso_utc(outcome.credential_due_at)}
+
+
+def decision_view(outcome: Outcome) -> dict:
+    """The credential decision of an outcome against its service level."""
+    return {"session": outcome.session_id, "decision": outcome.credential_decision,
+            "decided_at": iso_utc(outcome.credential_decided_at), "due_at": iso_utc(outcome.credential_due_at)}
+
+
 def _score_view(s: AssessmentScore) -> dict:
     return {"assessor": s.assessor_id, "side": s.side, "levels": s.levels, "comments": s.comments,
             "submitted_at": iso_utc(s.submitted_at)}
@@ -153,18 +171,18 @@ def moderate(db: Session, session_id: int, moderator: User, levels: dict[str, in
     session = db.get(LabSession, session_id)
     is_mentor = duties(db, session.challenge_id).get(moderator.id) is Duty.mentor
     if not (Role.hub_operator in moderator.roles or is_mentor):
-        raise PermissionError(f"{moderator.email} is neither a mentor of this challenge nor a hub operator")
+        raise Forbidden(f"{moderator.email} is neither a mentor of this challenge nor a hub operator")
     if any(s["assessor"] == moderator.id for s in st["scores"]):
-        raise PermissionError("an assessor who scored cannot moderate the same session")
+        raise Forbidden("an assessor who scored cannot moderate the same session")
     missing = sorted(set(st["disagreements"]) - set(levels))
     extra = sorted(set(levels) - set(st["disagreements"]))
     if missing or extra:
-        raise ValueError(f"moderate exactly the disputed criteria {sorted(st['disagreements'])}; "
+        raise Invalid(f"moderate exactly the disputed criteria {sorted(st['disagreements'])}; "
                          f"missing {missing}, not disputed {extra}")
     if any(not (isinstance(v, int) and 1 <= v <= 4) for v in levels.values()):
-        raise ValueError(f"levels must be integers 1-4, got {levels}")
+        raise Invalid(f"levels must be integers 1-4, got {levels}")
     if len(rationale.strip()) < 10:
-        raise ValueError("give the moderation a rationale (at least 10 characters)")
+        raise Invalid("give the moderation a rationale (at least 10 characters)")
     entry = ledger.append(db, "moderation", f"session:{session_id}",
                           {"moderator": moderator.id, "levels": levels, "rationale": rationale})
     row = Moderation(session_id=session_id, moderator_id=moderator.id, levels=levels, rationale=rationale,
@@ -182,7 +200,7 @@ def sign_off(db: Session, session_id: int, user: User, note: str = "") -> Outcom
     session = db.get(LabSession, session_id)
     duty = duties(db, session.challenge_id).get(user.id)
     if not (Role.hub_operator in user.roles or duty in (Duty.academic_assessor, Duty.industrial_assessor)):
-        raise PermissionError(f"{user.email} is neither an assessor of this challenge nor a hub operator")
+        raise Forbidden(f"{user.email} is neither an assessor of this challenge nor a hub operator")
     now = utcnow()
     doc = outcome_document(db, session, st, user, now, note)
     entry = ledger.append(db, "outcome", f"session:{session_id}",
@@ -246,7 +264,7 @@ def _pack_or_none(pack_id: str):
 def record_credential_decision(db: Session, session_id: int, user: User, decision: str) -> Outcome:
     """Close the credential SLA of a signed-off session: ``issued`` or ``withheld``."""
     if decision not in ("issued", "withheld"):
-        raise ValueError(f"decision must be 'issued' or 'withheld', got {decision!r}")
+        raise Invalid(f"decision must be 'issued' or 'withheld', got {decision!r}")
     outcome = db.get(Outcome, session_id)
     if outcome is None:
         raise ChallengeError(f"session {session_id} has no signed-off outcome yet")

@@ -17,9 +17,9 @@ state is appended to the ledger.
 
 Examples
 --------
->>> from cloud.domain.db import make_engine, make_sessionmaker, upgrade_database
+>>> from cloud.database import make_engine, make_sessionmaker, upgrade_database
 >>> from cloud.accounts.service import create_user
->>> from cloud.domain import service as reg
+>>> from cloud.sites import service as reg
 >>> engine = make_engine("sqlite://"); upgrade_database(engine)
 >>> with make_sessionmaker(engine)() as db:
 ...     _ = reg.create_site(db, "lab", "Lab", "lab")
@@ -45,15 +45,19 @@ from sqlalchemy.orm import Session
 
 from cloud.accounts.models import Role, SiteMembership, User
 from cloud.challenges import ledger
-from cloud.challenges.models import Charter, CharterSignature, CharterStatus, Duty, LabSession, Party, SessionStatus
-from cloud.domain import service as registry
-from cloud.domain.models import Challenge, Team, challenge_staff, iso_utc, utcnow
+from cloud.challenges.models import (Challenge, Charter, CharterSignature, CharterStatus, Duty, LabSession, Party,
+                                     SessionStatus, Team, challenge_staff)
+from cloud.challenges.schemas import ChallengeCreate
+from cloud.challenges.teams import create_challenge as create_bare_challenge
+from cloud.challenges.teams import require_team, users_with_role
+from cloud.database import iso_utc, utcnow
+from cloud.errors import Conflict, Forbidden, Invalid, NotFound
 from labs.documents import Charter as CharterDoc
 from labs.documents import Rubric as RubricDoc
 from labs.packs import load_pack
 
 
-class ChallengeError(ValueError):
+class ChallengeError(Conflict):
     """A request the challenge's state or the caller's part does not allow; the message says why."""
 
 
@@ -66,7 +70,7 @@ def validate_charter(document: dict) -> dict:
         doc = CharterDoc.model_validate({**document, "template": True})
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"charter: {problems}") from None
+        raise Invalid(f"charter: {problems}") from None
     return doc.model_dump(mode="json", exclude={"template"})
 
 
@@ -76,7 +80,7 @@ def validate_rubric(document: dict) -> dict:
         rubric = RubricDoc.model_validate(document)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"rubric: {problems}") from None
+        raise Invalid(f"rubric: {problems}") from None
     return rubric.model_dump(mode="json")
 
 
@@ -105,7 +109,7 @@ def create_challenge(db: Session, name: str, site: str, *, pack_id: str | None =
     staff = [*mentors, *academic_assessors, *industrial_assessors]
     if len({u.id for u in staff}) != len(staff):
         raise ChallengeError("a staff member has one duty per challenge (mentor, academic or industrial assessor)")
-    challenge = registry.create_challenge(db, name, site, assets, teams, staff)
+    challenge = create_bare_challenge(db, name, site, assets, teams, staff)
     for users, duty in ((academic_assessors, Duty.academic_assessor), (industrial_assessors, Duty.industrial_assessor)):
         for u in users:
             db.execute(update(challenge_staff).where(challenge_staff.c.challenge_id == challenge.id,
@@ -118,6 +122,18 @@ def create_challenge(db: Session, name: str, site: str, *, pack_id: str | None =
     return challenge
 
 
+def create_from_request(db: Session, body: ChallengeCreate, creator: User) -> Challenge:
+    """:func:`create_challenge` from an API request: user and team ids resolved, a creating mentor mentors it."""
+    mentors = users_with_role(db, body.mentors, Role.mentor, "mentors")
+    if Role.mentor in creator.roles and creator.id not in body.mentors:
+        mentors.append(creator)
+    return create_challenge(
+        db, body.name, body.site, pack_id=body.pack, charter=body.charter, rubric=body.rubric, parties=body.parties,
+        assets=body.assets, teams=[require_team(db, t, "teams") for t in body.teams], mentors=mentors,
+        academic_assessors=users_with_role(db, body.academic_assessors, Role.assessor, "academic_assessors"),
+        industrial_assessors=users_with_role(db, body.industrial_assessors, Role.assessor, "industrial_assessors"))
+
+
 def duties(db: Session, challenge_id: int) -> dict[int, Duty]:
     """Staff of the challenge: user id → duty."""
     rows = db.execute(select(challenge_staff.c.user_id, challenge_staff.c.duty)
@@ -125,9 +141,11 @@ def duties(db: Session, challenge_id: int) -> dict[int, Duty]:
     return {uid: Duty(d) for uid, d in rows}
 
 
-def add_staff(db: Session, challenge_id: int, user: User, duty: Duty | str) -> None:
-    """Put ``user`` on the challenge's staff with ``duty`` (replacing an earlier duty)."""
+def add_staff(db: Session, challenge_id: int, user: User | int, duty: Duty | str) -> None:
+    """Put ``user`` (a row or an id) on the challenge's staff with ``duty`` (replacing an earlier duty)."""
     duty = Duty(duty)
+    if isinstance(user, int):
+        user = db.get(User, user) or _no_user(user)
     needed = Role.mentor if duty is Duty.mentor else Role.assessor
     if needed not in user.roles:
         raise ChallengeError(f"user {user.email} lacks the role {needed.value} needed for duty {duty.value}")
@@ -138,11 +156,15 @@ def add_staff(db: Session, challenge_id: int, user: User, duty: Duty | str) -> N
     db.commit()
 
 
+def _no_user(user_id: int) -> User:
+    raise Invalid(f"user_id: no user {user_id}")
+
+
 def get_charter(db: Session, challenge_id: int) -> Charter:
     """The charter of the challenge; ``LookupError`` for an unknown challenge or one without charter."""
     charter = db.get(Charter, challenge_id)
     if charter is None:
-        raise LookupError(f"no challenge {challenge_id} with a charter")
+        raise NotFound(f"no challenge {challenge_id} with a charter")
     return charter
 
 
@@ -178,7 +200,7 @@ def sign(db: Session, challenge_id: int, user: User, party: Party | str) -> Char
     if any(s.party is party for s in charter.signatures):
         raise ChallengeError(f"the charter is already signed for {party.value}")
     if not _may_sign(db, charter.challenge, user, party):
-        raise PermissionError(f"{user.email} may not sign for {party.value} (see docs/mentors.md: who signs)")
+        raise Forbidden(f"{user.email} may not sign for {party.value} (see docs/mentors.md: who signs)")
     sig = CharterSignature(challenge_id=challenge_id, party=party, user_id=user.id, charter_sha256=charter.sha256)
     charter.signatures.append(sig)
     db.flush()

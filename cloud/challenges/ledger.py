@@ -10,7 +10,7 @@ reports. The table is write-once at the database level as well, and
 
 Examples
 --------
->>> from cloud.domain.db import make_engine, make_sessionmaker, upgrade_database
+>>> from cloud.database import make_engine, make_sessionmaker, upgrade_database
 >>> engine = make_engine("sqlite://"); upgrade_database(engine)
 >>> with make_sessionmaker(engine)() as db:
 ...     a = append(db, "deployment", "session:1", {"hash": "0123abcd0123abcd"})

@@ -1,7 +1,7 @@
-"""Tables of the learning domain: charters and their signatures, lab sessions, deployments,
-evidence, submissions, assessment scores, outcomes and the hash-chained ledger.
+"""Tables of the learning domain: teams, challenges, charters and their signatures, lab sessions,
+deployments, evidence, submissions, assessment scores, outcomes and the hash-chained ledger.
 
-A :class:`cloud.domain.models.Challenge` gets one :class:`Charter`; each
+A :class:`Challenge` gets one :class:`Charter`; each
 :class:`LabSession` runs a pack's scenario for one team of the challenge.
 Evidence and ledger rows are write-once: the migration adds database
 triggers that refuse ``UPDATE`` and ``DELETE`` on them.
@@ -12,10 +12,62 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, Enum, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Column, DateTime, Enum, Float, ForeignKey, String, Table, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cloud.domain.models import Base, Challenge, Team, utcnow
+from cloud.accounts.models import User
+from cloud.database import Base, utcnow
+from cloud.sites.models import Asset, Site
+
+team_members = Table(
+    "team_members", Base.metadata,
+    Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+challenge_teams = Table(
+    "challenge_teams", Base.metadata,
+    Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
+    Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+)
+challenge_assets = Table(
+    "challenge_assets", Base.metadata,
+    Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
+    Column("asset_id", ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True),
+)
+challenge_staff = Table(
+    "challenge_staff", Base.metadata,
+    Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    # mentor, academic_assessor or industrial_assessor (Duty)
+    Column("duty", String(32), nullable=False, server_default="mentor"),
+)
+
+
+class Team(Base):
+    """A team of learners (members are users)."""
+
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    members: Mapped[list[User]] = relationship(secondary=team_members, order_by="User.id")
+
+
+class Challenge(Base):
+    """A challenge at a site on some of its assets, worked by teams, run by mentors/assessors (staff).
+
+    Its :class:`Charter`, lab sessions, evidence and assessment are the tables below.
+    """
+
+    __tablename__ = "challenges"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    site: Mapped[Site] = relationship()
+    assets: Mapped[list[Asset]] = relationship(secondary=challenge_assets, order_by="Asset.name")
+    teams: Mapped[list[Team]] = relationship(secondary=challenge_teams, order_by="Team.name")
+    staff: Mapped[list[User]] = relationship(secondary=challenge_staff, order_by="User.id")
 
 
 class Duty(str, enum.Enum):

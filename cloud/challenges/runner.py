@@ -39,7 +39,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from contract.signing import load_private_key, save_public_key
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from contract.signing import save_public_key
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +81,9 @@ class LabRunner:
     ----------
     broker : str
         The MQTT broker the hub ingests from (``mqtt://host:port``).
-    hub_key_pem : str or Path
-        The hub's Ed25519 private key (PEM): its public half is what the
-        sessions' edge agents trust for deploy commands.
+    hub_public_key : Ed25519PublicKey
+        The public half of the hub's command key: what the sessions' edge
+        agents trust for deploy commands (the runner never sees the private key).
     key_id : str
         The key id the hub signs with.
     on_finished : callable, optional
@@ -92,10 +94,10 @@ class LabRunner:
         The session program (:data:`SESSION_COMMAND`); the JSON document is appended.
     """
 
-    def __init__(self, broker: str, hub_key_pem: str | Path, key_id: str,
+    def __init__(self, broker: str, hub_public_key: Ed25519PublicKey, key_id: str,
                  on_finished: Callable[[int], Awaitable[None]] | None = None, mqtt_protocol: str = "3.1.1",
                  command: Sequence[str] = SESSION_COMMAND) -> None:
-        self.broker, self.hub_key_pem, self.key_id = broker, Path(hub_key_pem), key_id
+        self.broker, self.hub_public_key, self.key_id = broker, hub_public_key, key_id
         self.on_finished, self.mqtt_protocol, self.command = on_finished, mqtt_protocol, tuple(command)
         self._running: dict[int, _Running] = {}
         self._stopping: dict[int, asyncio.Event] = {}
@@ -106,7 +108,7 @@ class LabRunner:
 
     def _trusted_keys(self) -> tempfile.TemporaryDirectory:
         tmp = tempfile.TemporaryDirectory(prefix="teachfab-session-keys-")
-        save_public_key(load_private_key(self.hub_key_pem).public_key(), Path(tmp.name) / f"{self.key_id}.pub.pem")
+        save_public_key(self.hub_public_key, Path(tmp.name) / f"{self.key_id}.pub.pem")
         return tmp
 
     async def start(self, spec: SessionSpec) -> dict:

@@ -126,3 +126,328 @@ class CredentialDecisionIn(_In):
     """The credential decision on a signed-off outcome."""
 
     decision: Literal["issued", "withheld"]
+
+
+# ------------------------------------------------------------------ answers
+class Member(BaseModel):
+    """A person as other members of a challenge see them."""
+
+    id: int
+    email: str
+    name: str = ""
+
+
+class TeamPublic(BaseModel):
+    """A team and its members."""
+
+    id: int
+    name: str
+    members: list[Member]
+
+
+class ChallengePublic(BaseModel):
+    """A challenge in a list: site, assets, teams (with member ids) and staff ids."""
+
+    id: int
+    name: str
+    site: str
+    assets: list[str]
+    teams: dict[str, list[int]]
+    staff: list[int]
+
+
+class TeamRef(BaseModel):
+    """A team of a challenge, with its members' ids."""
+
+    id: int
+    name: str
+    members: list[int]
+
+
+class StaffDuty(BaseModel):
+    """A staff member of a challenge and their duty."""
+
+    user_id: int
+    email: str
+    duty: Duty
+
+
+class Signature(BaseModel):
+    """A party's signature of the charter, over the charter's SHA-256 as it was then."""
+
+    party: Party
+    user_id: int
+    signed_at: str
+    charter_sha256: str
+
+
+class ChallengeView(BaseModel):
+    """A challenge with its charter, rubric, signatures, teams and staff duties.
+
+    The charter fields are ``None`` for a bare challenge without charter (the demo's).
+    """
+
+    id: int
+    name: str
+    site: str
+    assets: list[str]
+    teams: list[TeamRef]
+    staff: list[StaffDuty]
+    pack: str | None = None
+    status: str | None = Field(None, description="draft, signed, active or closed")
+    charter: dict[str, Any] | None = Field(None, description="the charter document (docs/lab-packs.md)")
+    rubric: dict[str, Any] | None = Field(None, description="the rubric copied into the challenge")
+    charter_sha256: str | None = None
+    activated_at: str | None = None
+    closed_at: str | None = None
+    signatures: list[Signature] = []
+    unsigned: list[Party] = []
+
+
+class PipelineRef(BaseModel):
+    """Which pipeline produced something: its deployment, hash, parent and author."""
+
+    deployment: int
+    name: str
+    hash: str
+    parent: str | None
+    author: str | None
+    deployed_by: int | None
+    ledger_hash: str
+
+
+class DeploymentView(PipelineRef):
+    """A deployment of a session: the pipeline document, when it became active (scenario clock)."""
+
+    asset: str
+    active_ns: int
+    created_at: str
+    bundle_id: str | None
+    pipeline: dict[str, Any]
+
+
+class EvidenceSummary(BaseModel):
+    """The evidence of one asset in a session's summary."""
+
+    id: int
+    asset: str
+    sha256: str
+    met: bool = Field(description="whether the final pipeline met the charter's acceptance criteria")
+
+
+class SessionView(BaseModel):
+    """A lab session (``kind`` lab) or challenge window (``kind`` window) with its deployments and evidence."""
+
+    id: int
+    kind: str
+    challenge: int
+    team: int
+    pack: str | None
+    scenario: str
+    site: str
+    edge: str
+    assets: list[str]
+    speed: float
+    status: str = Field(description="running, closed or failed")
+    started_at: str
+    start_ns: int = Field(description="scenario t = 0 on the epoch clock")
+    duration_s: float
+    end_ns: int | None
+    closed_at: str | None
+    error: str | None
+    ground_truth: list[dict[str, Any]] | None = Field(description="hidden (None) from learners until the close")
+    deployments: list[DeploymentView]
+    evidence: list[EvidenceSummary]
+
+
+class DeploymentSent(BaseModel):
+    """A deployment signed and published to the session's edge, recorded with its lineage."""
+
+    deployment: int
+    asset: str
+    name: str
+    hash: str
+    parent: str | None
+    bundle_id: str
+    active_ns: int
+    ledger_hash: str
+
+
+class GroundTruthEvent(BaseModel):
+    """A fault or regime change a mentor logged on a real asset of a window."""
+
+    event: str
+    category: str
+    asset: str
+    start_ns: int
+    end_ns: int | None
+    note: str
+    logged_by: int
+
+
+class EvidencePublic(BaseModel):
+    """The stored evidence of one asset of a closed session, with its integrity check."""
+
+    id: int
+    asset: str
+    computed_at: str
+    sha256: str
+    ledger_hash: str
+    intact: bool = Field(description="the document still hashes to its stored SHA-256")
+    document: dict[str, Any] = Field(description="final pipeline's segment, every segment, the whole session "
+                                                 "(docs/mentors.md, 'Evidence')")
+
+
+class SubmissionView(BaseModel):
+    """A team's submission with the mentor's feedback and its service-level state."""
+
+    id: int
+    session: int
+    submitted_by: int
+    submitted_at: str
+    note: str
+    links: list[str]
+    feedback: str | None
+    feedback_by: int | None
+    feedback_at: str | None
+    sla: str = Field(description="on_track, due_soon, overdue, done or done_late")
+
+
+class ScoreView(BaseModel):
+    """One assessor's levels and comments."""
+
+    assessor: int
+    side: str
+    levels: dict[str, int]
+    comments: dict[str, str]
+    submitted_at: str
+
+
+class ModerationView(BaseModel):
+    """The moderator's levels for the disputed criteria, with the rationale."""
+
+    moderator: int
+    levels: dict[str, int]
+    rationale: str
+    moderated_at: str
+
+
+class AssessmentSummary(BaseModel):
+    """Where a session's assessment stands, as a learner sees it."""
+
+    session: int
+    stage: str = Field(description="open, awaiting_scores, needs_moderation, ready_for_signoff or signed_off")
+    outcome: dict[str, Any] | None = Field(description="the outcome document once signed off")
+
+
+class AssessmentState(AssessmentSummary):
+    """Where a session's assessment stands, as staff see it: every score, disagreements, what is missing."""
+
+    scores: list[ScoreView]
+    disagreements: dict[str, list[int]] = Field(description="criterion -> the levels given, where they differ "
+                                                             "by more than the rubric's moderation threshold")
+    moderation: ModerationView | None
+    needed: dict[str, int | None] = Field(description="scores still needed per side (academic, industrial)")
+
+
+class CriterionResult(BaseModel):
+    """The final level of one rubric criterion in an outcome."""
+
+    id: str
+    name: str
+    side: str
+    weight: float
+    level: float
+    descriptor: str
+    moderated: bool
+
+
+class OutcomeEvidence(BaseModel):
+    """Evidence an outcome rests on."""
+
+    id: int
+    asset: str
+    sha256: str
+    ledger_hash: str
+    acceptance_met: bool
+    pipeline: dict[str, Any] | None
+
+
+class PersonRef(BaseModel):
+    """Who: id and e-mail."""
+
+    id: int
+    email: str
+
+
+class OutcomeView(BaseModel):
+    """The signed-off outcome (pass / not yet) in the form the credentials area consumes."""
+
+    session: int
+    kind: str
+    challenge: int
+    pack: str | None
+    pack_title: str | None
+    team: dict[str, Any]
+    learners: list[Member]
+    result: str = Field(description="pass or not_yet")
+    reasons: list[str]
+    weighted_level: float
+    pass_level: float
+    criteria: list[CriterionResult]
+    assessors: list[dict[str, Any]]
+    moderation: ModerationView | None
+    evidence: list[OutcomeEvidence]
+    credentials: list[dict[str, Any]]
+    eqf_level: int | None
+    workload: dict[str, Any] | None
+    signed_off_by: PersonRef
+    signed_off_at: str
+    note: str
+    credential_due_at: str | None = None
+
+
+class CredentialDecision(BaseModel):
+    """The credential decision recorded on an outcome, against its service level."""
+
+    session: int
+    decision: str
+    decided_at: str | None
+    due_at: str | None
+
+
+class SlaItem(BaseModel):
+    """A tracked service level: mentor feedback on a submission, or a credential decision."""
+
+    kind: str = Field(description="mentor_feedback or credential_decision")
+    session: int
+    challenge: int
+    team: int
+    started_at: str
+    target: str
+    deadline: str
+    done_at: str | None
+    state: str = Field(description="on_track, due_soon, overdue, done or done_late")
+    submission: int | None = None
+    result: str | None = None
+    decision: str | None = None
+
+
+class LedgerEntryView(BaseModel):
+    """An entry of the tamper-evident log with its decoded payload."""
+
+    id: int
+    kind: str
+    created_ns: int
+    hash: str
+    prev_hash: str
+    payload: dict[str, Any]
+
+
+class LedgerCheck(BaseModel):
+    """The whole hash chain recomputed."""
+
+    ok: bool
+    entries: int
+    head: str
+    broken_at: int | None = Field(description="id of the first entry that does not chain, if any")

@@ -3,9 +3,9 @@ and compute the evidence against the hidden ground truth.
 
 A session gets its own site ``session-<id>`` (so several teams can run the
 same pack at once) with the pack's assets and one edge ``session-<id>-edge``;
-:mod:`labs.session_runner` runs the scenario's simulator and that edge agent.
-Service functions here are synchronous database work; the router drives the
-runner around them.
+:mod:`cloud.challenges.runner` runs the scenario's simulator and that edge agent
+in a process of its own. Service functions here are synchronous database
+work; :class:`cloud.challenges.lab.LabService` drives the runner around them.
 
 Evidence (write-once, one row per asset) scores the **final** pipeline of
 each asset from the moment it was deployed to the end of the session —
@@ -16,17 +16,22 @@ and the whole session, so nothing is hidden. Each part names the pipeline
 
 from __future__ import annotations
 
+import functools
 import time
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.accounts.models import Role, User
 from cloud.challenges import ledger
 from cloud.challenges.charters import ChallengeError, duties, get_charter
-from cloud.challenges.models import CharterStatus, Deployment, Duty, Evidence, LabSession, SessionStatus
-from cloud.domain import service as registry
-from cloud.domain.models import Challenge, SiteKind, iso_utc, team_members, utcnow
+from cloud.challenges.models import (Challenge, CharterStatus, Deployment, Duty, Evidence, LabSession, SessionStatus,
+                                     team_members)
+from cloud.database import iso_utc, utcnow
+from cloud.errors import Forbidden, Invalid, NotFound
+from cloud.sites import service as registry
+from cloud.sites.models import SiteKind
 from edge_agent.pipeline import PipelineConfig
 from labs.evidence import check_acceptance, score_session
 from labs.packs import load_pack
@@ -44,7 +49,7 @@ def get_session(db: Session, session_id: int) -> LabSession:
     """The session, or ``LookupError``."""
     row = db.get(LabSession, session_id)
     if row is None:
-        raise LookupError(f"no session {session_id}")
+        raise NotFound(f"no session {session_id}")
     return row
 
 
@@ -160,11 +165,11 @@ def log_event(db: Session, session: LabSession, user: User, asset: str, event: s
     if session.status is not SessionStatus.running:
         raise ChallengeError(f"window {session.id} is {session.status.value}; log events while it is open")
     if duties(db, session.challenge_id).get(user.id) is not Duty.mentor and Role.hub_operator not in user.roles:
-        raise PermissionError(f"{user.email} is not a mentor of challenge {session.challenge_id}")
+        raise Forbidden(f"{user.email} is not a mentor of challenge {session.challenge_id}")
     if asset not in session.assets:
         raise ChallengeError(f"asset {asset!r} is not watched by window {session.id}; it watches {session.assets}")
     if end_ns is not None and end_ns <= start_ns:
-        raise ValueError(f"end_ns must be after start_ns, got {start_ns} .. {end_ns}")
+        raise Invalid(f"end_ns must be after start_ns, got {start_ns} .. {end_ns}")
     row = {"event": event, "category": category, "asset": asset, "start_ns": start_ns, "end_ns": end_ns,
            "note": note, "logged_by": user.id}
     session.ground_truth = [*session.ground_truth, row]  # a new list, so the JSON column is written
@@ -213,7 +218,10 @@ def prepare_deployment(db: Session, session: LabSession, user: User, asset: str,
                "parent": current[-1].config_hash if current else None}
     if note:
         lineage["note"] = note
-    return PipelineConfig(**{**pipeline, "lineage": lineage})
+    try:
+        return PipelineConfig(**{**pipeline, "lineage": lineage})
+    except ValidationError as exc:
+        raise Invalid(f"pipeline: {exc}") from None
 
 
 def record_deployment(db: Session, session: LabSession, user: User, asset: str, cfg: PipelineConfig,
@@ -224,10 +232,15 @@ def record_deployment(db: Session, session: LabSession, user: User, asset: str, 
     return dep
 
 
-def close_session(db: Session, session: LabSession, store, user: User | None, wall_ns: int | None = None) -> LabSession:
-    """Close a running session at ``wall_ns`` (default now, at most the scenario's end) and store its evidence."""
+def require_running(session: LabSession) -> None:
+    """Refuse (:class:`ChallengeError`) what only a running session allows."""
     if session.status is not SessionStatus.running:
         raise ChallengeError(f"session {session.id} is {session.status.value} already")
+
+
+def close_session(db: Session, session: LabSession, store, user: User | None, wall_ns: int | None = None) -> LabSession:
+    """Close a running session at ``wall_ns`` (default now, at most the scenario's end) and store its evidence."""
+    require_running(session)
     end = session.scenario_ns(time.time_ns() if wall_ns is None else wall_ns)
     if session.kind == "lab":  # a scenario ends; a window on real assets closes when the mentor says
         end = min(end, session.start_ns + int(session.duration_s * 1e9))
@@ -298,6 +311,34 @@ def evidence_document(session: LabSession, asset: str, deployments: list[Deploym
             "segments": segments, "whole_session": {"evidence": whole,
                                                     "acceptance": check_acceptance(whole, criteria)},
             "alerts": alerts, "drift": drift, "lineage": [s["pipeline"] for s in segments]}
+
+
+#: Roles that see a running session whole, ground truth included.
+STAFF_ROLES = frozenset({Role.hub_operator, Role.mentor, Role.assessor, Role.sme_partner})
+
+
+def is_staff(roles) -> bool:
+    """Whether ``roles`` include a staff role (operator, mentor, assessor, SME partner)."""
+    return bool(set(roles) & STAFF_ROLES)
+
+
+def sees_truth(roles, session: LabSession) -> bool:
+    """Staff see the ground truth at any time; learners once the session is closed (or at once when
+    the pack's ``scenario.yaml`` sets ``hide_ground_truth: false``, e.g. a guided first session)."""
+    return is_staff(roles) or session.status is not SessionStatus.running or not _hides_truth(session.pack_id)
+
+
+@functools.lru_cache(maxsize=64)
+def _hides_truth(pack_id: str) -> bool:
+    return not pack_id or load_pack(pack_id).scenario.hide_ground_truth
+
+
+def evidence_of(db: Session, session: LabSession) -> list[dict]:
+    """The stored evidence of ``session``, per asset, each checked against its SHA-256."""
+    rows = db.scalars(select(Evidence).where(Evidence.session_id == session.id).order_by(Evidence.asset))
+    return [{"id": e.id, "asset": e.asset, "computed_at": iso_utc(e.computed_at), "sha256": e.sha256,
+             "ledger_hash": e.ledger_hash, "intact": ledger.sha256_of(e.document) == e.sha256,
+             "document": e.document} for e in rows]
 
 
 def visible_to(db: Session, session: LabSession, user_id: int, roles, scope) -> bool:

@@ -32,7 +32,8 @@ from cloud.challenges import ledger
 from cloud.challenges.charters import ChallengeError, duties
 from cloud.challenges.models import Duty, LabSession, Outcome, Submission
 from cloud.challenges.sessions import get_session, is_team_member
-from cloud.domain.models import iso_utc, utcnow
+from cloud.database import iso_utc, utcnow
+from cloud.errors import Forbidden, Invalid, NotFound
 
 FEEDBACK_TARGET = timedelta(hours=24)
 FEEDBACK_DEADLINE = timedelta(hours=48)
@@ -51,9 +52,9 @@ def submit(db: Session, session_id: int, user: User, note: str, links: list[str]
     """A learner of the session's team hands in the team's work (starts the feedback clock)."""
     session = get_session(db, session_id)
     if not is_team_member(db, session, user.id):
-        raise PermissionError(f"{user.email} is not in the team of session {session_id}")
+        raise Forbidden(f"{user.email} is not in the team of session {session_id}")
     if not note.strip() and not links:
-        raise ValueError("a submission needs a note or at least one link to the team's report")
+        raise Invalid("a submission needs a note or at least one link to the team's report")
     row = Submission(session_id=session_id, submitted_by=user.id, note=note, links=list(links))
     db.add(row)
     db.flush()
@@ -67,18 +68,31 @@ def give_feedback(db: Session, submission_id: int, user: User, text: str) -> Sub
     """A mentor of the challenge (or a hub operator) answers a submission (stops its clock)."""
     row = db.get(Submission, submission_id)
     if row is None:
-        raise LookupError(f"no submission {submission_id}")
+        raise NotFound(f"no submission {submission_id}")
     session = db.get(LabSession, row.session_id)
     if not (Role.hub_operator in user.roles or duties(db, session.challenge_id).get(user.id) is Duty.mentor):
-        raise PermissionError(f"{user.email} is not a mentor of challenge {session.challenge_id}")
+        raise Forbidden(f"{user.email} is not a mentor of challenge {session.challenge_id}")
     if row.feedback_at is not None:
         raise ChallengeError(f"submission {submission_id} has feedback already")
     if len(text.strip()) < 10:
-        raise ValueError("feedback needs at least 10 characters")
+        raise Invalid("feedback needs at least 10 characters")
     row.feedback, row.feedback_by, row.feedback_at = text, user.id, utcnow()
     ledger.append(db, "feedback", f"session:{row.session_id}", {"submission": row.id, "by": user.id})
     db.commit()
     return row
+
+
+def get_submission(db: Session, submission_id: int) -> Submission:
+    """The submission, or :class:`~cloud.errors.NotFound`."""
+    sub = db.get(Submission, submission_id)
+    if sub is None:
+        raise NotFound(f"no submission {submission_id}")
+    return sub
+
+
+def submissions_of(db: Session, session_id: int) -> list[Submission]:
+    """The submissions of a session, oldest first."""
+    return list(db.scalars(select(Submission).where(Submission.session_id == session_id).order_by(Submission.id)))
 
 
 def submission_view(row: Submission, now: datetime | None = None) -> dict:

@@ -43,8 +43,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from cloud.ingest.gaps import SequenceTracker
-from cloud.live import Broadcaster
-from cloud.metrics import IngestMetrics, reason_class
+from cloud.ingest.metrics import IngestMetrics, reason_class
+from cloud.telemetry.live import Broadcaster
 from contract.mqtt import make_client, parse_mqtt_url
 from contract.payloads import FeaturesMsg, InvalidMessage, Message, WaveformMsg, parse_message
 from contract.topics import ASSET_KINDS, EDGE_KINDS, ingest_filters

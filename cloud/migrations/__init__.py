@@ -1,1 +1,1 @@
-"""Alembic migrations of the relational domain (see cloud.domain.db.upgrade_database)."""
+"""Alembic migrations of the relational domain (see cloud.database.upgrade_database)."""

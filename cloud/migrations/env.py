@@ -8,9 +8,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from cloud.domain.db import Base
+from cloud.tables import METADATA
 
-target_metadata = Base.metadata
+target_metadata = METADATA
 
 
 def _run(connection) -> None:
@@ -21,7 +21,7 @@ def _run(connection) -> None:
 
 
 def main() -> None:
-    """Use the connection handed over by :func:`cloud.domain.db.upgrade_database`, else open one."""
+    """Use the connection handed over by :func:`cloud.database.upgrade_database`, else open one."""
     config = context.config
     if context.is_offline_mode():
         context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,

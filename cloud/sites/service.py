@@ -1,23 +1,23 @@
-"""Service functions of the registry (sites, assets, sensors, edges) and of teams and challenges."""
+"""Service functions of the registry: sites, assets, sensors and edges."""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloud.accounts.models import User
-from cloud.accounts.scope import Scope
-from cloud.domain.models import Asset, Challenge, Edge, Sensor, Site, SiteKind, Team
+from cloud.errors import Conflict, NotFound
+from cloud.scope import Scope
+from cloud.sites.models import Asset, Edge, Sensor, Site, SiteKind
+from cloud.sites.schemas import EdgePublic
 
 
-class RegistryError(ValueError):
-    """A registry request that cannot be honoured (duplicate or unknown name); the message says which."""
+class RegistryError(Conflict):
+    """A registry request that cannot be honoured (a duplicate name); the message says which."""
 
 
-def _commit(db: Session, what: str) -> None:
+def commit_new(db: Session, what: str) -> None:
+    """Commit rows just added; a unique constraint refusing them becomes :class:`RegistryError` naming ``what``."""
     try:
         db.commit()
     except IntegrityError:
@@ -30,7 +30,7 @@ def create_site(db: Session, slug: str, name: str, kind: SiteKind | str, region:
 
     Examples
     --------
-    >>> from cloud.domain.db import make_engine, make_sessionmaker, upgrade_database
+    >>> from cloud.database import make_engine, make_sessionmaker, upgrade_database
     >>> engine = make_engine("sqlite://"); upgrade_database(engine)
     >>> with make_sessionmaker(engine)() as db:
     ...     site = create_site(db, "plant-a", "Plant A", "sme", "Attica")
@@ -41,7 +41,7 @@ def create_site(db: Session, slug: str, name: str, kind: SiteKind | str, region:
     """
     site = Site(slug=slug, name=name, kind=SiteKind(kind), region=region)
     db.add(site)
-    _commit(db, f"site {slug!r}")
+    commit_new(db, f"site {slug!r}")
     return site
 
 
@@ -56,24 +56,33 @@ def list_sites(db: Session, scope: Scope | None = None) -> list[Site]:
     return [s for s in sites if scope is None or scope.site(s.slug)]
 
 
-def _site(db: Session, slug: str) -> Site:
+def require_site(db: Session, slug: str) -> Site:
+    """The site with ``slug``; :class:`~cloud.errors.NotFound` when there is none."""
     site = get_site(db, slug)
     if site is None:
-        raise LookupError(f"no site {slug!r}")
+        raise NotFound(f"no site {slug!r}")
     return site
 
 
 def create_asset(db: Session, site: str, name: str, kind: str = "") -> Asset:
     """Register asset ``name`` at site ``site``; ``name`` is the asset segment of its MQTT topics."""
-    asset = Asset(site=_site(db, site), name=name, kind=kind)
+    asset = Asset(site=require_site(db, site), name=name, kind=kind)
     db.add(asset)
-    _commit(db, f"asset {name!r} at site {site!r}")
+    commit_new(db, f"asset {name!r} at site {site!r}")
     return asset
 
 
 def get_asset(db: Session, site: str, name: str) -> Asset | None:
     """The asset ``name`` at ``site``, or ``None``."""
     return db.scalar(select(Asset).join(Site).where(Site.slug == site, Asset.name == name))
+
+
+def require_asset(db: Session, site: str, name: str) -> Asset:
+    """The asset ``name`` at ``site``; :class:`~cloud.errors.NotFound` when there is none."""
+    asset = get_asset(db, site, name)
+    if asset is None:
+        raise NotFound(f"no asset {name!r} at site {site!r}")
+    return asset
 
 
 def list_assets(db: Session, site: str, scope: Scope | None = None) -> list[Asset]:
@@ -84,21 +93,23 @@ def list_assets(db: Session, site: str, scope: Scope | None = None) -> list[Asse
 
 def create_sensor(db: Session, site: str, asset: str, channel: str, units: str, rate_hz: float) -> Sensor:
     """Register sensor ``channel`` (``units``, ``rate_hz`` samples per second) on an asset."""
-    row = get_asset(db, site, asset)
-    if row is None:
-        raise LookupError(f"no asset {asset!r} at site {site!r}")
-    sensor = Sensor(asset=row, channel=channel, units=units, rate_hz=rate_hz)
+    sensor = Sensor(asset=require_asset(db, site, asset), channel=channel, units=units, rate_hz=rate_hz)
     db.add(sensor)
-    _commit(db, f"sensor {channel!r} on asset {asset!r}")
+    commit_new(db, f"sensor {channel!r} on asset {asset!r}")
     return sensor
 
 
 def create_edge(db: Session, site: str, edge_id: str, public_key_id: str | None = None) -> Edge:
     """Register edge agent ``edge_id`` at ``site`` (``public_key_id``: its device key, if known)."""
-    edge = Edge(site=_site(db, site), edge_id=edge_id, public_key_id=public_key_id)
+    edge = Edge(site=require_site(db, site), edge_id=edge_id, public_key_id=public_key_id)
     db.add(edge)
-    _commit(db, f"edge {edge_id!r} at site {site!r}")
+    commit_new(db, f"edge {edge_id!r} at site {site!r}")
     return edge
+
+
+def edge_registered(db: Session, site: str, edge_id: str) -> bool:
+    """Whether edge ``edge_id`` is registered at ``site``."""
+    return db.scalar(select(Edge.id).join(Site).where(Site.slug == site, Edge.edge_id == edge_id)) is not None
 
 
 def list_edges(db: Session, site: str) -> list[Edge]:
@@ -106,31 +117,8 @@ def list_edges(db: Session, site: str) -> list[Edge]:
     return list(db.scalars(select(Edge).join(Site).where(Site.slug == site).order_by(Edge.edge_id)))
 
 
-def create_team(db: Session, name: str, members: Iterable[User] = ()) -> Team:
-    """A team of ``members`` (learners)."""
-    team = Team(name=name, members=list(members))
-    db.add(team)
-    _commit(db, f"team {name!r}")
-    return team
-
-
-def create_challenge(db: Session, name: str, site: str, assets: Iterable[str] = (), teams: Iterable[Team] = (),
-                     staff: Iterable[User] = ()) -> Challenge:
-    """A challenge at ``site`` on ``assets`` (names at that site), worked by ``teams``, run by ``staff``."""
-    row = _site(db, site)
-    picked = []
-    for name_ in assets:
-        a = get_asset(db, site, name_)
-        if a is None:
-            raise LookupError(f"no asset {name_!r} at site {site!r}")
-        picked.append(a)
-    challenge = Challenge(name=name, site=row, assets=picked, teams=list(teams), staff=list(staff))
-    db.add(challenge)
-    _commit(db, f"challenge {name!r}")
-    return challenge
-
-
-def list_challenges(db: Session, scope: Scope | None = None) -> list[Challenge]:
-    """Challenges visible in ``scope``, by id."""
-    rows = db.scalars(select(Challenge).order_by(Challenge.id))
-    return [c for c in rows if scope is None or scope.challenge(c.id)]
+def edges_with_status(db: Session, site: str, live: list[dict]) -> list[EdgePublic]:
+    """Registered edges of ``site`` with their last retained status from ``live`` (the telemetry store's edges)."""
+    status = {e["edge"]: e for e in live if e["site"] == site}
+    return [EdgePublic(id=e.id, site=site, edge_id=e.edge_id, public_key_id=e.public_key_id,
+                       status=status.get(e.edge_id)) for e in list_edges(db, site)]

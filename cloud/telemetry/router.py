@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from cloud.accounts.deps import Anyone, Operator, Principal, Staff
-from cloud.live import Broadcaster
-from cloud.telemetry.store import SQLiteStore
+from cloud.errors import Invalid, NotFound
+from cloud.telemetry.base import TelemetryStore
+from cloud.telemetry.live import Broadcaster
+from cloud.telemetry.schemas import (AlertEvent, AssetSeen, DriftEvent, EdgeDetail, EdgeSeen, FeatureWindow,
+                                     Quarantined, WaveformSnapshot)
+from cloud.telemetry.spectra import snapshot_spectra
 
 router = APIRouter(prefix="/api", tags=["telemetry"])
-Rows = list[dict[str, Any]]
 OUT_OF_SCOPE = {404: {"description": "unknown, or outside the caller's scope"}}
 
 
-def _store(request: Request) -> SQLiteStore:
+def _store(request: Request) -> TelemetryStore:
     return request.app.state.store
 
 
@@ -31,18 +34,18 @@ def _live(request: Request) -> Broadcaster:
     return request.app.state.live
 
 
-Store = Annotated[SQLiteStore, Depends(_store)]
+Store = Annotated[TelemetryStore, Depends(_store)]
 Live = Annotated[Broadcaster, Depends(_live)]
 
 
 def _check_asset(who: Principal, site: str, asset: str) -> None:
     if not who.scope.asset(site, asset):
-        raise HTTPException(404, f"no asset {asset!r} at site {site!r} in your scope")
+        raise NotFound(f"no asset {asset!r} at site {site!r} in your scope")
 
 
 def _pair(site: str | None, asset: str | None) -> None:
     if (site is None) != (asset is None):
-        raise HTTPException(422, "give both site and asset, or neither")
+        raise Invalid("give both site and asset, or neither")
 
 
 @router.get("/summary", response_model=dict[str, int],
@@ -51,17 +54,17 @@ def summary(store: Store, who: Staff) -> dict:
     return store.counts()
 
 
-@router.get("/assets", response_model=Rows, summary="Assets seen in telemetry (in scope), with edge state and alerts")
+@router.get("/assets", response_model=list[AssetSeen], summary="Assets seen in telemetry (in scope), with edge state and alerts")
 def assets(store: Store, who: Anyone) -> list[dict]:
     return [a for a in store.assets() if who.scope.asset(a["site"], a["asset"])]
 
 
-@router.get("/edges", response_model=Rows, summary="Edges (at sites in scope) and their last retained status")
+@router.get("/edges", response_model=list[EdgeSeen], summary="Edges (at sites in scope) and their last retained status")
 def edges(store: Store, who: Anyone) -> list[dict]:
     return [e for e in store.edges() if who.scope.site(e["site"])]
 
 
-@router.get("/assets/{site}/{asset}/telemetry", response_model=Rows, responses=OUT_OF_SCOPE,
+@router.get("/assets/{site}/{asset}/telemetry", response_model=list[FeatureWindow], responses=OUT_OF_SCOPE,
             summary="Feature windows of one asset, oldest first")
 def telemetry(store: Store, who: Anyone, site: str, asset: str,
               since_ns: Annotated[int, Query(ge=0)] = 0,
@@ -69,7 +72,7 @@ def telemetry(store: Store, who: Anyone, site: str, asset: str,
     _check_asset(who, site, asset)
     rows = store.telemetry(site, asset, since_ns, limit)
     if not rows and not any(a["site"] == site and a["asset"] == asset for a in store.assets()):
-        raise HTTPException(404, f"no asset {asset!r} at site {site!r}")
+        raise NotFound(f"no asset {asset!r} at site {site!r}")
     return rows
 
 
@@ -83,11 +86,11 @@ def series(store: Store, who: Anyone, site: str, asset: str, name: str,
     _check_asset(who, site, asset)
     try:
         return store.series(site, asset, name, start_ns=start_ns, end_ns=end_ns, every_ns=every_ns, agg=agg)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+    except ValueError as exc:  # the store names the bad bound or aggregate
+        raise Invalid(str(exc)) from None
 
 
-def _events(fetch, who: Principal, store: SQLiteStore, site: str | None, asset: str | None, limit: int) -> list:
+def _events(fetch, who: Principal, store: TelemetryStore, site: str | None, asset: str | None, limit: int) -> list:
     _pair(site, asset)
     if site is not None:
         _check_asset(who, site, asset)
@@ -99,21 +102,21 @@ def _events(fetch, who: Principal, store: SQLiteStore, site: str | None, asset: 
     return sorted(rows, key=lambda r: r["ts"], reverse=True)[:limit]
 
 
-@router.get("/alerts", response_model=Rows, responses=OUT_OF_SCOPE,
+@router.get("/alerts", response_model=list[AlertEvent], responses=OUT_OF_SCOPE,
             summary="Alerts of assets in scope, newest first")
 def alerts(store: Store, who: Anyone, site: str | None = None, asset: str | None = None,
            limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict]:
     return _events(store.alerts, who, store, site, asset, limit)
 
 
-@router.get("/drift", response_model=Rows, responses=OUT_OF_SCOPE,
+@router.get("/drift", response_model=list[DriftEvent], responses=OUT_OF_SCOPE,
             summary="Drift events (what drifted, which detector) of assets in scope, newest first")
 def drift(store: Store, who: Anyone, site: str | None = None, asset: str | None = None,
           limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict]:
     return _events(store.drift, who, store, site, asset, limit)
 
 
-@router.get("/assets/{site}/{asset}/waveforms", response_model=Rows, responses=OUT_OF_SCOPE,
+@router.get("/assets/{site}/{asset}/waveforms", response_model=list[WaveformSnapshot], responses=OUT_OF_SCOPE,
             summary="Waveform snapshots of one asset, newest first")
 def waveforms(store: Store, who: Anyone, site: str, asset: str,
               limit: Annotated[int, Query(ge=1, le=100)] = 5,
@@ -122,27 +125,25 @@ def waveforms(store: Store, who: Anyone, site: str, asset: str,
     _check_asset(who, site, asset)
     rows = store.waveforms(site, asset, limit)
     if spectra:
-        from cloud.telemetry.spectra import snapshot_spectra
-
         for r in rows:
             r.update(snapshot_spectra(r["values"], r["rate"]))
     return rows
 
 
-@router.get("/edges/{site}/{edge}", response_model=dict[str, Any], responses=OUT_OF_SCOPE,
+@router.get("/edges/{site}/{edge}", response_model=EdgeDetail, responses=OUT_OF_SCOPE,
             summary="One edge: retained birth (pipelines, lineage), health, command answers")
 def edge_detail(store: Store, who: Anyone, site: str, edge: str) -> dict:
     if not who.scope.site(site):
-        raise HTTPException(404, f"no edge {edge!r} at site {site!r} in your scope")
+        raise NotFound(f"no edge {edge!r} at site {site!r} in your scope")
     status = [e for e in store.edges() if e["site"] == site and e["edge"] == edge]
     state = store.edge_state(site, edge)
     if not status and state["birth"] is None:
-        raise HTTPException(404, f"no edge {edge!r} at site {site!r}")
+        raise NotFound(f"no edge {edge!r} at site {site!r}")
     return {"status": status[0] if status else None, **state,
             "command_results": store.command_results(site, edge)}
 
 
-@router.get("/quarantine", response_model=Rows, summary="Payloads refused by validation, with reasons (operators)")
+@router.get("/quarantine", response_model=list[Quarantined], summary="Payloads refused by validation, with reasons (operators)")
 def quarantine(store: Store, who: Operator, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
     return store.quarantined(limit)
 

@@ -1,10 +1,10 @@
-"""Request and response models of the registry and challenges API."""
+"""Request and response models of the registry API (sites, assets, sensors, edges)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.domain.models import SiteKind
+from cloud.sites.models import SiteKind
 from contract.bounds import NAME_PATTERN
 
 SLUG = NAME_PATTERN  # a name that is also an MQTT topic segment: no '/', '+', '#'
@@ -69,14 +69,3 @@ class EdgePublic(EdgeCreate):
     id: int
     site: str
     status: dict | None = Field(None, description="last retained status from the telemetry store")
-
-
-class ChallengePublic(BaseModel):
-    """A challenge: site, assets, teams (with member ids) and staff ids."""
-
-    id: int
-    name: str
-    site: str
-    assets: list[str]
-    teams: dict[str, list[int]]
-    staff: list[int]

@@ -1,4 +1,4 @@
-"""What a user may see: the sites and assets in scope of their roles.
+"""Who sees what: the :class:`~cloud.scope.Scope` of a user from their roles, sites, teams and challenges.
 
 =============  ==================================================================
 role           scope
@@ -20,52 +20,22 @@ Roles add up: a user holding several roles sees the union.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.accounts.models import Role, SiteMembership, User
-from cloud.challenges.models import LabSession
-from cloud.domain.models import (Asset, Challenge, Site, challenge_assets, challenge_staff, challenge_teams,
-                                 team_members)
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Sites seen whole, single assets seen, or everything.
-
-    Examples
-    --------
-    >>> s = Scope(sites=frozenset({"plant-a"}), assets=frozenset({("lab", "pump-1")}))
-    >>> s.asset("plant-a", "press"), s.asset("lab", "pump-1"), s.asset("lab", "fan"), s.site("lab")
-    (True, True, False, True)
-    """
-
-    everything: bool = False
-    sites: frozenset[str] = field(default_factory=frozenset)
-    assets: frozenset[tuple[str, str]] = field(default_factory=frozenset)
-    challenge_ids: frozenset[int] = field(default_factory=frozenset)
-
-    def asset(self, site: str, asset: str) -> bool:
-        """Whether telemetry, alerts and drift of ``asset`` at ``site`` are visible."""
-        return self.everything or site in self.sites or (site, asset) in self.assets
-
-    def site(self, site: str) -> bool:
-        """Whether ``site`` (its registry entry and edges) is visible: whole, or one of its assets."""
-        return self.everything or site in self.sites or any(s == site for s, _ in self.assets)
-
-    def whole_site(self, site: str) -> bool:
-        """Whether every asset of ``site`` is visible."""
-        return self.everything or site in self.sites
-
-    def challenge(self, challenge_id: int) -> bool:
-        """Whether the challenge is visible."""
-        return self.everything or challenge_id in self.challenge_ids
+from cloud.challenges.models import (Challenge, LabSession, challenge_assets, challenge_staff, challenge_teams,
+                                     team_members)
+from cloud.scope import Scope
+from cloud.sites.models import Asset, Site
 
 
 def scope_of(db: Session, user: User) -> Scope:
-    """Compute the scope of ``user`` from roles, memberships, teams and challenge staffing."""
+    """Compute the scope of ``user`` from roles, memberships, teams and challenge staffing.
+
+    The hub hands this function to :mod:`cloud.accounts.deps` (``app.state.scope_of``),
+    which resolves every caller's scope with it.
+    """
     roles = user.roles
     if Role.hub_operator in roles:
         return Scope(everything=True)

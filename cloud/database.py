@@ -1,29 +1,48 @@
-"""Engines, sessions and schema migrations of the relational domain.
+"""The hub's relational database: declarative base, engines, sessions and schema migrations.
 
 SQLite (embedded default, a file or in-memory) and PostgreSQL (``postgresql+psycopg://``)
 are supported; the schema is created only by alembic migrations
-(:func:`upgrade_database`), never by ``create_all``.
+(:func:`upgrade_database`), never by ``create_all``. Each area of the hub
+(sites, accounts, challenges) declares its tables on :class:`Base` in its own
+``models`` module; :mod:`cloud.tables` lists them all for the migrations.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-
+from datetime import datetime, timezone
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from cloud.accounts import models as _accounts  # noqa: F401  (registers account tables on Base)
-from cloud.challenges import models as _challenges  # noqa: F401  (registers learning-domain tables on Base)
-from cloud.domain.models import Base
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-__all__ = ["Base", "make_engine", "make_sessionmaker", "upgrade_database", "alembic_config"]
+
+class Base(DeclarativeBase):
+    """Declarative base of every relational table of the hub."""
+
+
+def utcnow() -> datetime:
+    """Timezone-aware current time (UTC)."""
+    return datetime.now(timezone.utc)
+
+
+def iso_utc(ts: datetime | None) -> str | None:
+    """ISO 8601 with the UTC offset; SQLite hands datetimes back naive, they were stored in UTC.
+
+    Examples
+    --------
+    >>> iso_utc(datetime(2026, 11, 23, 9, 30))
+    '2026-11-23T09:30:00+00:00'
+    """
+    if ts is None:
+        return None
+    return (ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)).isoformat()
 
 
 def make_engine(url: str) -> Engine:

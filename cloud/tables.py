@@ -1,0 +1,25 @@
+"""Every table of the hub's relational domain, area by area, on :class:`cloud.database.Base`.
+
+SQLAlchemy registers a table when its model class is defined, so the
+complete metadata exists only once every area's ``models`` module is
+imported. This module is where that happens, explicitly and once: the
+migrations (``cloud/migrations/env.py``) and the test that compares the
+migrated schema with the models read :data:`METADATA` from here, and no
+other module imports models for their side effect.
+
+Examples
+--------
+>>> {"sites", "users", "challenges", "ledger"} <= set(METADATA.tables)
+True
+"""
+
+from __future__ import annotations
+
+from cloud.accounts import models as accounts
+from cloud.challenges import models as challenges
+from cloud.database import Base
+from cloud.sites import models as sites
+
+#: The model modules of each area, lowest area first.
+AREAS = {"sites": sites, "accounts": accounts, "challenges": challenges}
+METADATA = Base.metadata

@@ -1,0 +1,149 @@
+"""Response models of the telemetry API: what the store holds, as the routes return it.
+
+The SQLite and InfluxDB stores return the same keys; a field one backend
+lacks (InfluxDB events have no ``id``) is optional. Models that describe a
+row of the store allow extra keys, so a backend that stores more (e.g. a new
+column) is not silently truncated by the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class AssetSeen(_Row):
+    """An asset the hub has telemetry of, with its edge, the edge's state and its alert count."""
+
+    site: str
+    asset: str
+    edge: str
+    first_seen_ns: int | None = None
+    last_seen_ns: int | None = None
+    edge_state: str = Field("unknown", description="online, offline or unknown")
+    alerts: int = 0
+
+
+class EdgeSeen(_Row):
+    """An edge and its last retained status."""
+
+    site: str
+    edge: str
+    state: str = Field(description="online or offline")
+    boot: str
+    version: str | None = None
+    assets: list[str] = []
+    status_ts: int = Field(description="UTC epoch ns of the status message")
+    last_seen_ns: int
+
+
+class FeatureWindow(_Row):
+    """One analysis window: its end time ``ts`` (epoch ns) and one number per feature, plus
+    ``score`` and ``threshold`` of the detector when the edge sent them."""
+
+    ts: int
+
+
+class AlertEvent(_Row):
+    """An alert episode opened by an edge's pipeline."""
+
+    id: int | None = None
+    ts: int
+    site: str
+    edge: str
+    asset: str
+    score: float
+    threshold: float
+    severity: str
+    message: str
+    received_ns: int | None = None
+
+
+class DriftEvent(_Row):
+    """A drift monitor fired on a feature, the score or an input channel."""
+
+    id: int | None = None
+    ts: int
+    site: str
+    edge: str
+    asset: str
+    target: str
+    detector: str
+    message: str
+    detail: dict[str, Any] = {}
+    received_ns: int | None = None
+
+
+class Spectrum(BaseModel):
+    """An amplitude spectrum, thinned to at most a few thousand points."""
+
+    freqs: list[float]
+    amplitude: list[float]
+    band_hz: list[float] | None = Field(None, description="demodulation band of an envelope spectrum")
+
+
+class WaveformSnapshot(_Row):
+    """Raw samples of one channel sent on a snapshot request, optionally with the hub's spectra."""
+
+    id: int | None = None
+    ts: int
+    site: str
+    edge: str
+    asset: str
+    channel: str
+    rate: float
+    units: str
+    request: str | None = None
+    n: int | None = None
+    values: list[float]
+    received_ns: int | None = None
+    spectrum: Spectrum | None = None
+    envelope: Spectrum | None = None
+    rms: float | None = None
+    resolution_hz: float | None = None
+
+
+class CommandAnswer(_Row):
+    """An edge's answer to a hub command."""
+
+    id: int | None = None
+    ts: int
+    site: str
+    edge: str
+    cmd: str | None = None
+    bundle_id: str | None = None
+    status: str = Field(description="accepted or rejected")
+    reason: str | None = None
+    detail: dict[str, Any] | None = None
+    received_ns: int | None = None
+
+
+class EdgeDetail(BaseModel):
+    """One edge: status, retained birth (pipelines and their lineage) and health, command answers."""
+
+    status: EdgeSeen | None
+    birth: dict[str, Any] | None = Field(description="the edge's retained birth message")
+    health: dict[str, Any] | None = Field(description="the edge's retained health message")
+    command_results: list[CommandAnswer]
+
+
+class Quarantined(BaseModel):
+    """A payload refused by validation, with the reason."""
+
+    id: int
+    received_ns: int
+    topic: str
+    reason: str
+    payload: str = Field(description="the payload as received (UTF-8, undecodable bytes replaced)")
+
+
+class Health(BaseModel):
+    """Liveness of the hub."""
+
+    ok: bool
+    ingest_subscribed: bool = Field(description="whether MQTT ingest holds its subscriptions")
