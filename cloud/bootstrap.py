@@ -13,9 +13,9 @@ import secrets
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.accounts.models import Role, User
-from cloud.accounts.router import DEMO_MENTOR
-from cloud.accounts.service import ensure_user
+from cloud.access import Role
+from cloud.accounts.models import User
+from cloud.accounts.service import DEMO_MENTOR, ensure_user
 from cloud.challenges import teams
 from cloud.challenges.models import Challenge
 from cloud.database import make_engine, make_sessionmaker, upgrade_database

@@ -13,8 +13,9 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from cloud.accounts.deps import annotate_routes
+from cloud.access import annotate_routes
 from cloud.accounts.router import router as accounts_router
+from cloud.accounts.service import authenticator
 from cloud.bootstrap import open_domain
 from cloud.challenges.lab import LabService
 from cloud.challenges.router import router as challenges_router
@@ -89,7 +90,8 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     app = FastAPI(title="TeachFab hub", version="0.1.0", lifespan=lifespan,
                   description="Live challenge telemetry from TeachFab edge agents.")
     app.state.settings, app.state.store, app.state.live, app.state.ingest = settings, store, live, mqtt_ingest
-    app.state.domain_engine, app.state.sessions, app.state.scope_of = engine, db_sessions, scope_of
+    app.state.domain_engine, app.state.sessions = engine, db_sessions
+    app.state.authenticate = authenticator(scope_of)
     app.state.command_signer, app.state.lab = signer, lab
     install_handlers(app)
     for api_router in (telemetry_router, accounts_router, registry_router, commands_router, challenges_router,

@@ -12,8 +12,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from cloud.accounts.deps import api_routes, route_roles
-from cloud.accounts.models import Role
+from cloud.access import Role, api_routes, route_roles
 from cloud.accounts.service import create_user
 from cloud.challenges import teams
 from cloud.hub import create_app
@@ -279,7 +278,7 @@ def test_outsider_learner_sees_nothing(hub):
 
 
 def test_live_events_are_filtered_by_scope(hub):
-    from cloud.accounts.deps import Principal
+    from cloud.access import Principal
     from cloud.scope import Scope
     from cloud.telemetry.router import visible
 

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import inspect, select, text
 
-from cloud.accounts.models import ApiToken, Role
+from cloud.access import Role
+from cloud.accounts.models import ApiToken
 from cloud.accounts.security import token_digest
 from cloud.accounts.service import (AccountError, authenticate, create_user, ensure_user, issue_token, resolve_token,
                                     revoke_token, update_user)

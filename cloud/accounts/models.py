@@ -1,24 +1,14 @@
-"""Account tables: users, their roles, site memberships and API tokens."""
+"""Account tables: users, their roles (:class:`cloud.access.Role`), site memberships and API tokens."""
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from cloud.access import Role
 from cloud.database import Base, utcnow
-
-
-class Role(str, enum.Enum):
-    """Roles of DESIGN.md "Security"; a user holds one or more."""
-
-    learner = "learner"
-    mentor = "mentor"
-    assessor = "assessor"
-    hub_operator = "hub_operator"
-    sme_partner = "sme_partner"
 
 
 class User(Base):

@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from cloud.access import DB, Anyone, Operator
 from cloud.accounts import service
-from cloud.accounts.deps import DB, Anyone, Operator
 from cloud.accounts.schemas import AuthConfig, Me, Token, UserCreate, UserPublic, UserUpdate
+from cloud.errors import NotFound
 
 router = APIRouter(prefix="/api")
-DEMO_MENTOR = "demo-mentor@teachfab.invalid"
 
 
 @router.post("/auth/token", response_model=Token, tags=["auth"],
@@ -39,9 +39,9 @@ def auth_config(request: Request) -> AuthConfig:
              responses={404: {"description": "not in demo mode"}})
 def demo_token(request: Request, db: DB) -> Token:
     settings = request.app.state.settings
-    user = service.user_by_email(db, DEMO_MENTOR) if settings.mode == "demo" else None
+    user = service.user_by_email(db, service.DEMO_MENTOR) if settings.mode == "demo" else None
     if user is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "the demo log-in exists only in demo mode")
+        raise NotFound("the demo log-in exists only in demo mode")
     token, expires = service.issue_token(db, user, settings.token_ttl_s)
     return Token(access_token=token, expires_at=expires)
 
@@ -67,11 +67,8 @@ def users(db: DB, who: Operator) -> list[UserPublic]:
              summary="Create a user with roles and site memberships (hub operators)",
              responses={409: {"description": "e-mail taken or unknown site"}})
 def create_user(db: DB, who: Operator, body: UserCreate) -> UserPublic:
-    try:
-        user = service.create_user(db, body.email, body.password, body.roles, body.display_name, body.sites)
-    except service.AccountError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    return UserPublic.of(user)
+    return UserPublic.of(service.create_user(db, body.email, body.password, body.roles, body.display_name,
+                                             body.sites))
 
 
 @router.patch("/users/{user_id}", response_model=UserPublic, tags=["users"],
@@ -80,9 +77,5 @@ def create_user(db: DB, who: Operator, body: UserCreate) -> UserPublic:
 def update_user(db: DB, who: Operator, user_id: int, body: UserUpdate) -> UserPublic:
     user = service.get_user(db, user_id)
     if user is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user with id {user_id}")
-    try:
-        service.update_user(db, user, **body.model_dump(exclude_unset=True))
-    except service.AccountError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    return UserPublic.of(user)
+        raise NotFound(f"no user with id {user_id}")
+    return UserPublic.of(service.update_user(db, user, **body.model_dump(exclude_unset=True)))

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.accounts.models import Role, User
+from cloud.access import Role
+from cloud.accounts.models import User
 
 
 class Token(BaseModel):

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from cloud.accounts.models import ApiToken, Role, RoleGrant, SiteMembership, User
+from cloud.access import Authenticator, Principal, Role
+from cloud.accounts.models import ApiToken, RoleGrant, SiteMembership, User
 from cloud.accounts.security import expiry, hash_password, needs_rehash, new_token, token_digest, verify_password
 from cloud.errors import Conflict
+from cloud.scope import Scope
 from cloud.sites.models import Site
+
+#: The demo mentor of ``teachfab demo`` (demo mode only; see :mod:`cloud.bootstrap`).
+DEMO_MENTOR = "demo-mentor@teachfab.invalid"
 
 
 class AccountError(Conflict):
@@ -137,3 +142,23 @@ def revoke_token(db: Session, token: str) -> None:
     """Delete ``token`` (log-out)."""
     db.execute(delete(ApiToken).where(ApiToken.token_hash == token_digest(token)))
     db.commit()
+
+
+def user_of(db: Session, who: Principal) -> User:
+    """The user row of the authenticated caller ``who``, loaded in ``db``."""
+    return db.get(User, who.user_id)
+
+
+def authenticator(scope_of: Callable[[Session, User], Scope]) -> Authenticator:
+    """The :data:`cloud.access.Authenticator` of a hub: token → active user → principal with its scope.
+
+    ``scope_of`` computes what a user may see (the hub passes
+    :func:`cloud.challenges.scope.scope_of`).
+    """
+    def authenticate(db: Session, token: str) -> Principal | None:
+        user = resolve_token(db, token)
+        if user is None:
+            return None
+        return Principal(user.id, user.email, frozenset(user.roles), scope_of(db, user), token)
+
+    return authenticate

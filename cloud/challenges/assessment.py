@@ -27,7 +27,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.accounts.models import Role, User
+from cloud.access import Role
+from cloud.accounts.models import User
 from cloud.challenges import ledger
 from cloud.challenges.charters import ChallengeError, duties, get_charter
 from cloud.challenges.models import AssessmentScore, Duty, LabSession, Moderation, Outcome, SessionStatus, Team

@@ -43,7 +43,8 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from cloud.accounts.models import Role, SiteMembership, User
+from cloud.access import Role
+from cloud.accounts.models import SiteMembership, User
 from cloud.challenges import ledger
 from cloud.challenges.models import (Challenge, Charter, CharterSignature, CharterStatus, Duty, LabSession, Party,
                                      SessionStatus, Team, challenge_staff)

@@ -18,7 +18,8 @@ import time
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.accounts.models import Role, User
+from cloud.access import Role
+from cloud.accounts.models import User
 from cloud.challenges import sessions
 from cloud.challenges.models import LabSession, SessionStatus
 from cloud.challenges.runner import LabRunner, SessionSpec

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from cloud.accounts.deps import DB, Anyone, Operator, Principal, RoleGate
-from cloud.accounts.models import Role
+from cloud.access import DB, Anyone, Operator, Principal, Role, RoleGate
+from cloud.accounts.service import user_of
 from cloud.challenges import charters, teams
 from cloud.challenges.schemas import (ChallengeCreate, ChallengePublic, ChallengeView, CharterUpdate, Member,
                                       SignatureIn, StaffAdd, TeamCreate, TeamPublic)
@@ -49,7 +49,7 @@ def list_challenges(db: DB, who: Anyone) -> list[ChallengePublic]:
 @router.post("/challenges", response_model=ChallengeView, status_code=201, responses=ERROR_RESPONSES,
              summary="Create a challenge with a draft charter from a lab pack or a written charter")
 def create_challenge(db: DB, who: Runs, body: ChallengeCreate) -> dict:
-    return charters.view(db, charters.create_from_request(db, body, who.user(db)))
+    return charters.view(db, charters.create_from_request(db, body, user_of(db, who)))
 
 
 @router.get("/challenges/{challenge_id}", response_model=ChallengeView, responses=ERROR_RESPONSES,
@@ -62,7 +62,7 @@ def challenge(db: DB, who: Anyone, challenge_id: int) -> dict:
             summary="Replace the draft charter (refused once any party has signed)")
 def edit_charter(db: DB, who: Runs, challenge_id: int, body: CharterUpdate) -> dict:
     row = teams.visible_challenge(db, who.scope, challenge_id)
-    charters.edit_charter(db, challenge_id, body.charter, who.user(db))
+    charters.edit_charter(db, challenge_id, body.charter, user_of(db, who))
     return charters.view(db, row)
 
 
@@ -82,7 +82,7 @@ def add_staff(db: DB, who: Operator, challenge_id: int, body: StaffAdd) -> dict:
                      "(mentor/assessor of the challenge) or hub (hub operator)")
 def sign_charter(db: DB, who: Signers, challenge_id: int, body: SignatureIn) -> dict:
     row = teams.visible_challenge(db, who.scope, challenge_id)
-    charters.sign(db, challenge_id, who.user(db), body.party)
+    charters.sign(db, challenge_id, user_of(db, who), body.party)
     return charters.view(db, row)
 
 
@@ -90,7 +90,7 @@ def sign_charter(db: DB, who: Signers, challenge_id: int, body: SignatureIn) -> 
              summary="Activate a charter signed by every party: sessions may start")
 def activate(db: DB, who: Runs, challenge_id: int) -> dict:
     row = teams.visible_challenge(db, who.scope, challenge_id)
-    charters.activate(db, challenge_id, who.user(db))
+    charters.activate(db, challenge_id, user_of(db, who))
     return charters.view(db, row)
 
 
@@ -98,5 +98,5 @@ def activate(db: DB, who: Runs, challenge_id: int) -> dict:
              summary="Close an active challenge (no session may still run)")
 def close(db: DB, who: Runs, challenge_id: int) -> dict:
     row = teams.visible_challenge(db, who.scope, challenge_id)
-    charters.close(db, challenge_id, who.user(db))
+    charters.close(db, challenge_id, user_of(db, who))
     return charters.view(db, row)

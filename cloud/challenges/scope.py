@@ -23,7 +23,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.accounts.models import Role, SiteMembership, User
+from cloud.access import Role
+from cloud.accounts.models import SiteMembership, User
 from cloud.challenges.models import (Challenge, LabSession, challenge_assets, challenge_staff, challenge_teams,
                                      team_members)
 from cloud.scope import Scope
@@ -33,7 +34,7 @@ from cloud.sites.models import Asset, Site
 def scope_of(db: Session, user: User) -> Scope:
     """Compute the scope of ``user`` from roles, memberships, teams and challenge staffing.
 
-    The hub hands this function to :mod:`cloud.accounts.deps` (``app.state.scope_of``),
+    The hub builds its authenticator with this function (:func:`cloud.accounts.service.authenticator`),
     which resolves every caller's scope with it.
     """
     roles = user.roles

@@ -16,8 +16,8 @@ from typing import Annotated
 import anyio.from_thread
 from fastapi import APIRouter, Depends, Request
 
-from cloud.accounts.deps import DB, Anyone, Operator, Principal, RoleGate, Staff
-from cloud.accounts.models import Role
+from cloud.access import DB, Anyone, Operator, Principal, Role, RoleGate, Staff
+from cloud.accounts.service import user_of
 from cloud.challenges import assessment, ledger, sessions, sla
 from cloud.challenges.lab import LabService
 from cloud.challenges.models import LabSession
@@ -70,7 +70,7 @@ def start_session(db: DB, who: Runs, lab: Lab, challenge_id: int, body: SessionC
                      "at close against the fault and maintenance events mentors log")
 def open_window(db: DB, who: Runs, challenge_id: int, body: WindowCreate) -> dict:
     visible_challenge(db, who.scope, challenge_id)
-    row = sessions.open_window(db, challenge_id, body.team_id, who.user(db), body.edge, body.assets)
+    row = sessions.open_window(db, challenge_id, body.team_id, user_of(db, who), body.edge, body.assets)
     return sessions.view(row, show_truth=True)
 
 
@@ -78,7 +78,7 @@ def open_window(db: DB, who: Runs, challenge_id: int, body: WindowCreate) -> dic
              summary="Log a fault or regime change on a real asset of an open window (its ground truth; mentors)")
 def log_event(db: DB, who: Runs, session_id: int, body: EventIn) -> dict:
     row = _visible(db, who, session_id)
-    return sessions.log_event(db, row, who.user(db), body.asset, body.event, body.category, body.start_ns,
+    return sessions.log_event(db, row, user_of(db, who), body.asset, body.event, body.category, body.start_ns,
                               body.end_ns, body.note)
 
 
@@ -111,7 +111,7 @@ def close_session(db: DB, who: Runs, lab: Lab, session_id: int) -> dict:
 def deploy(db: DB, who: Deployers, _signer: Signer, lab: Lab, session_id: int, body: DeployIn) -> DeploymentSent:
     # _signer: after the role gate, 503 when the hub cannot sign (before looking the session up)
     row = _visible(db, who, session_id)
-    return lab.deploy(db, row, who.user(db), who.roles, body.asset, body.pipeline, body.note)
+    return lab.deploy(db, row, user_of(db, who), who.roles, body.asset, body.pipeline, body.note)
 
 
 @router.get("/sessions/{session_id}/evidence", response_model=list[EvidencePublic], responses=ERRORS,
@@ -124,7 +124,7 @@ def evidence(db: DB, who: Anyone, session_id: int) -> list[dict]:
              summary="The team hands in its work (starts the 24-48 h mentor-feedback clock)")
 def submit(db: DB, who: Learners, session_id: int, body: SubmissionIn) -> dict:
     _visible(db, who, session_id)
-    return sla.submission_view(sla.submit(db, session_id, who.user(db), body.note, body.links))
+    return sla.submission_view(sla.submit(db, session_id, user_of(db, who), body.note, body.links))
 
 
 @router.get("/sessions/{session_id}/submissions", response_model=list[SubmissionView], responses=ERRORS,
@@ -137,14 +137,14 @@ def submissions(db: DB, who: Anyone, session_id: int) -> list[dict]:
              summary="A mentor's feedback on a submission (stops its service-level clock)")
 def feedback(db: DB, who: Runs, submission_id: int, body: FeedbackIn) -> dict:
     _visible(db, who, sla.get_submission(db, submission_id).session_id)
-    return sla.submission_view(sla.give_feedback(db, submission_id, who.user(db), body.text))
+    return sla.submission_view(sla.give_feedback(db, submission_id, user_of(db, who), body.text))
 
 
 @router.post("/sessions/{session_id}/scores", response_model=AssessmentState, status_code=201, responses=ERRORS,
              summary="An assessor of the challenge scores the rubric (levels 1-4 per criterion, comments)")
 def score(db: DB, who: Assessors, session_id: int, body: ScoreIn) -> dict:
     _visible(db, who, session_id)
-    assessment.submit_score(db, session_id, who.user(db), body.levels, body.comments)
+    assessment.submit_score(db, session_id, user_of(db, who), body.levels, body.comments)
     return assessment.state(db, session_id)
 
 
@@ -160,7 +160,7 @@ def assessment_state(db: DB, who: Anyone, session_id: int) -> dict:
              summary="Moderate the criteria the assessors disagree on (a mentor or operator who did not score)")
 def moderate(db: DB, who: Runs, session_id: int, body: ModerationIn) -> dict:
     _visible(db, who, session_id)
-    assessment.moderate(db, session_id, who.user(db), body.levels, body.rationale)
+    assessment.moderate(db, session_id, user_of(db, who), body.levels, body.rationale)
     return assessment.state(db, session_id)
 
 
@@ -168,14 +168,14 @@ def moderate(db: DB, who: Runs, session_id: int, body: ModerationIn) -> dict:
              summary="Sign the assessment off: records the outcome (pass / not yet) and starts the credential clock")
 def sign_off(db: DB, who: SignOff, session_id: int, body: SignOffIn) -> dict:
     _visible(db, who, session_id)
-    return assessment.outcome_view(assessment.sign_off(db, session_id, who.user(db), body.note))
+    return assessment.outcome_view(assessment.sign_off(db, session_id, user_of(db, who), body.note))
 
 
 @router.post("/sessions/{session_id}/credential-decision", response_model=CredentialDecision, responses=ERRORS,
              summary="Record the credential decision on a signed-off outcome (hub operators)")
 def credential_decision(db: DB, who: Operator, session_id: int, body: CredentialDecisionIn) -> dict:
     _visible(db, who, session_id)
-    return assessment.decision_view(assessment.record_credential_decision(db, session_id, who.user(db),
+    return assessment.decision_view(assessment.record_credential_decision(db, session_id, user_of(db, who),
                                                                           body.decision))
 
 

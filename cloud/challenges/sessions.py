@@ -23,7 +23,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.accounts.models import Role, User
+from cloud.access import Role
+from cloud.accounts.models import User
 from cloud.challenges import ledger
 from cloud.challenges.charters import ChallengeError, duties, get_charter
 from cloud.challenges.models import (Challenge, CharterStatus, Deployment, Duty, Evidence, LabSession, SessionStatus,

@@ -27,7 +27,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.accounts.models import Role, User
+from cloud.access import Role
+from cloud.accounts.models import User
 from cloud.challenges import ledger
 from cloud.challenges.charters import ChallengeError, duties
 from cloud.challenges.models import Duty, LabSession, Outcome, Submission

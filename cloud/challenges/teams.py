@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.accounts.models import Role, User
+from cloud.access import Role
+from cloud.accounts.models import User
 from cloud.challenges.models import Challenge, Team, team_members
 from cloud.errors import Invalid, NotFound
 from cloud.scope import Scope

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from cloud.accounts.deps import DB, Operator
+from cloud.access import DB, Operator
 from cloud.commands.schemas import CommandIn, CommandSent
 from cloud.commands.service import CommandSigner
 from cloud.errors import NotFound, Unavailable

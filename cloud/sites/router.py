@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from cloud.accounts.deps import DB, Anyone, Operator, Principal
+from cloud.access import DB, Anyone, Operator, Principal
 from cloud.errors import NotFound
 from cloud.sites import service
 from cloud.sites.schemas import (AssetCreate, AssetPublic, EdgeCreate, EdgePublic, SensorCreate, SensorPublic,

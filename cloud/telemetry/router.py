@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from cloud.accounts.deps import Anyone, Operator, Principal, Staff
+from cloud.access import Anyone, Operator, Principal, Staff
 from cloud.errors import Invalid, NotFound
 from cloud.telemetry.base import TelemetryStore
 from cloud.telemetry.live import Broadcaster

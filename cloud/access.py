@@ -1,18 +1,21 @@
-"""FastAPI dependencies: database session, bearer-token principal and role gates.
+"""Who is calling: roles, the bearer-token principal, role gates and the database session of a request.
 
 Every ``/api`` route that is not public declares ``who: Annotated[Principal, RoleGate(...)]``
 (or one of the aliases below); the gate answers 401 without a valid token and 403
 for a role it does not admit. :func:`route_roles` reads the gate back, so the
 OpenAPI document (:func:`annotate_routes`) and the access tests know each route's rule.
 
-What a principal may see (its :class:`~cloud.scope.Scope`) depends on teams and
-challenges, which this area knows nothing of: the app hands in the function
-that computes it as ``app.state.scope_of`` (:data:`ScopeResolver`; the hub
-uses :func:`cloud.challenges.scope.scope_of`).
+This module sits below every area of the hub, so each area's router can use
+it: it knows no table. Turning a token into a :class:`Principal` needs the
+accounts (who owns the token) and the challenges (what they may see), so the
+app hands in that function as ``app.state.authenticate``
+(:data:`Authenticator`; the hub builds it with
+:func:`cloud.accounts.service.authenticator`).
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -22,12 +25,32 @@ from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from cloud.accounts.models import Role, User
-from cloud.accounts.service import resolve_token
 from cloud.scope import Scope
 
-#: Computes what a user may see; the app sets one as ``app.state.scope_of``.
-ScopeResolver = Callable[[Session, User], Scope]
+
+class Role(str, enum.Enum):
+    """Roles of DESIGN.md "Security"; a user holds one or more."""
+
+    learner = "learner"
+    mentor = "mentor"
+    assessor = "assessor"
+    hub_operator = "hub_operator"
+    sme_partner = "sme_partner"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: who, which roles, what they may see."""
+
+    user_id: int
+    email: str
+    roles: frozenset[Role]
+    scope: Scope
+    token: str
+
+
+#: Turns a bearer token into its :class:`Principal`, or ``None`` when it is unknown, expired or revoked.
+Authenticator = Callable[[Session, str], Principal | None]
 GATE_RESPONSES = {401: {"description": "no bearer token, or it is unknown, expired or revoked"},
                   403: {"description": "the caller's roles are not admitted here"}}
 
@@ -44,21 +67,6 @@ def get_db(request: Request) -> Iterator[Session]:
 DB = Annotated[Session, Depends(get_db)]
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller: who, which roles, what they may see."""
-
-    user_id: int
-    email: str
-    roles: frozenset[Role]
-    scope: Scope
-    token: str
-
-    def user(self, db: Session) -> User:
-        """The caller's user row, loaded in ``db``."""
-        return db.get(User, self.user_id)
-
-
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
@@ -67,11 +75,10 @@ def current_principal(request: Request, db: DB, token: Annotated[str | None, Dep
     """Resolve the bearer token; 401 when it is missing, unknown, expired or its user inactive."""
     if not token:
         raise _unauthorized("not authenticated: send 'Authorization: Bearer <token>' from POST /api/auth/token")
-    user = resolve_token(db, token)
-    if user is None:
+    authenticate: Authenticator = request.app.state.authenticate
+    who = authenticate(db, token)
+    if who is None:
         raise _unauthorized("token unknown, expired or revoked; log in again")
-    scope_of: ScopeResolver = request.app.state.scope_of
-    who = Principal(user.id, user.email, frozenset(user.roles), scope_of(db, user), token)
     # hand the connection back now: a long-lived response (the live stream) must not hold one;
     # the session stays usable and checks a connection out again if the route queries
     db.close()
