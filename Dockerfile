@@ -14,7 +14,7 @@ COPY firmware_adapters ./firmware_adapters
 COPY labs ./labs
 COPY simulators ./simulators
 COPY teachfab ./teachfab
-RUN pip install . \
+RUN pip install ".[all]" \
  && useradd --system --home-dir /var/lib/teachfab --create-home teachfab \
  && mkdir -p /var/cache/teachfab/numba && chown -R teachfab /var/cache/teachfab
 USER teachfab

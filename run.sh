@@ -59,7 +59,7 @@ postgres_ensure() {  # a PostgreSQL answering on 127.0.0.1:5432 with trust auth 
 cmd=${1:-}; shift || true
 case "$cmd" in
   demo)
-    venv_ensure ""
+    venv_ensure "[all]"
     exec .venv/bin/teachfab demo "$@"
     ;;
   test)
@@ -74,7 +74,7 @@ case "$cmd" in
       say "installing the independent protocol implementations (npm, tests/interop)"
       (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error >&2)
     fi
-    venv_ensure "[test]"
+    venv_ensure "[all,test]"
     set +e
     .venv/bin/python -m pytest "$@"
     rc=$?

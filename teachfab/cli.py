@@ -1,4 +1,10 @@
-"""The ``teachfab`` command: ``demo``, ``sim``, ``edge``, ``lab`` and ``hub``."""
+"""The ``teachfab`` command: ``demo``, ``sim``, ``edge``, ``lab`` and ``hub``.
+
+This module imports only the standard library: each command imports its
+part of TeachFab when it runs, so the command works in any install
+(``pip install 'teachfab[edge]'`` on a gateway) and a command whose extra is
+missing says which one to install instead of failing with a traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,10 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
+
+#: Top-level packages of this distribution: a missing module among them is a bug, not a missing extra.
+OUR_PACKAGES = frozenset({"contract", "firmware_adapters", "edge_agent", "simulators", "labs", "cloud", "teachfab"})
 
 
 def _positive(value: str) -> float:
@@ -102,9 +112,87 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def needed_extras(args: argparse.Namespace) -> tuple[str, ...]:
+    """The extras (``pyproject.toml``) the command parsed into ``args`` needs.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        What :func:`build_parser` parsed.
+
+    Returns
+    -------
+    tuple of str
+        Extra names, e.g. ``("hub",)``; the demo and ``lab up`` run everything
+        on one machine, embedded broker included, so they need ``all``.
+    """
+    if args.command == "demo" or (args.command == "lab" and args.lab_command == "up"):
+        return ("all",)
+    if args.command == "lab":  # lab packs hold edge pipelines and simulator scenarios
+        return ("edge", "sim")
+    return (args.command,)  # "sim", "edge", "hub" are extras of the same name
+
+
+def command_words(args: argparse.Namespace) -> str:
+    """The command as typed, without options: ``"teachfab hub run"``."""
+    sub = getattr(args, f"{args.command}_command", None)
+    return " ".join(["teachfab", args.command] + ([sub] if sub else []))
+
+
+def missing_extra_message(command: str, extras: Sequence[str], exc: ModuleNotFoundError) -> str | None:
+    """One line telling which extra to install, or None when ``exc`` is not a missing third-party module.
+
+    Parameters
+    ----------
+    command : str
+        The command that failed, e.g. ``"teachfab hub run"``.
+    extras : sequence of str
+        The extras that command needs (:func:`needed_extras`).
+    exc : ModuleNotFoundError
+        What the command's imports raised.
+
+    Returns
+    -------
+    str or None
+        The message; None when the missing module is unnamed or one of
+        :data:`OUR_PACKAGES` (a broken TeachFab, which installing an extra
+        would not mend).
+
+    Examples
+    --------
+    >>> missing_extra_message("teachfab hub run", ["hub"], ModuleNotFoundError(name="fastapi"))
+    "teachfab: 'teachfab hub run' needs the hub extra (no module named 'fastapi'): pip install 'teachfab[hub]'"
+    >>> line = missing_extra_message("teachfab lab list", ["edge", "sim"], ModuleNotFoundError(name="numba.core"))
+    >>> print(line)
+    teachfab: 'teachfab lab list' needs the edge and sim extras (no module named 'numba.core'): pip install ...
+    >>> line.endswith("pip install 'teachfab[edge,sim]'")
+    True
+    >>> missing_extra_message("teachfab hub run", ["hub"], ModuleNotFoundError(name="cloud.hub")) is None
+    True
+    """
+    top = (exc.name or "").partition(".")[0]
+    if not top or top in OUR_PACKAGES:
+        return None
+    names = " and ".join(extras) + (" extras" if len(extras) > 1 else " extra")
+    return (f"teachfab: '{command}' needs the {names} (no module named '{exc.name}'): "
+            f"pip install 'teachfab[{','.join(extras)}]'")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``teachfab`` command line; return the exit code."""
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ModuleNotFoundError as exc:
+        message = missing_extra_message(command_words(args), needed_extras(args), exc)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Dispatch the parsed command; return its exit code."""
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not args.verbose:
@@ -226,10 +314,10 @@ def _hub_create_user(args) -> int:
 
 
 def _hub(args) -> int:
-    import uvicorn
-
     if args.hub_command == "create-user":
         return _hub_create_user(args)
+
+    import uvicorn
 
     from cloud.hub import create_app
     from cloud.settings import HubSettings
