@@ -44,6 +44,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from contract.signing import load_public_keys
+from edge_agent.commands import CommandRouter
+from edge_agent.features import BearingFrequencies, bearing_features
 from edge_agent.pipeline import AlertRecord, AssetPipeline, DriftRecord, FeatureRecord, PipelineConfig
 from edge_agent.publisher import MqttPublisher
 from firmware_adapters.registry import get_adapter
@@ -303,9 +306,6 @@ class EdgeAgent:
     def _command_router(self):
         if self.settings.hub_keys is None:
             return None
-        from contract.signing import load_public_keys
-        from edge_agent.commands import CommandRouter
-
         state = None if self.state_dir is None else self.state_dir / "commands.json"
         return CommandRouter(self.settings.site, self.settings.edge_id, load_public_keys(self.settings.hub_keys),
                              on_config=self._on_config, on_deploy=self._on_deploy, on_snapshot=self._on_snapshot,
@@ -360,6 +360,4 @@ class EdgeAgent:
 
 def _warm_up_kernels() -> None:
     """Compile (or load cached) kernels before data flows."""
-    from edge_agent.features import BearingFrequencies, bearing_features
-
     bearing_features(np.random.default_rng(0).normal(size=1024), 12000.0, BearingFrequencies(100.0, 150.0, 130.0))

@@ -58,7 +58,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from edge_agent.bearings import bearing_by_name
+from edge_agent.drift import DRIFT_DETECTORS, DriftMonitor
 from edge_agent.features.sets import FEATURE_SETS, FeatureContext, linear_features
+from edge_agent.models import MODELS, SCALERS, THRESHOLDS
 from edge_agent.thermal_input import ThermalInputs, ThermalWindows
 from firmware_adapters.sample import Sample
 
@@ -176,9 +178,6 @@ class PipelineConfig(_Strict):
 
     @model_validator(mode="after")
     def _known_names(self) -> "PipelineConfig":
-        from edge_agent.drift import DRIFT_DETECTORS
-        from edge_agent.models import MODELS, SCALERS, THRESHOLDS
-
         fset = FEATURE_SETS.get(self.feature_set)
         if fset is None or fset.inputs not in ("vibration", "current", "thermal"):
             known = [n for n, s in FEATURE_SETS.items() if s.inputs in ("vibration", "current", "thermal")]
@@ -329,9 +328,6 @@ class AssetPipeline:
     last_window: tuple[int, float, np.ndarray] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from edge_agent.drift import DriftMonitor
-        from edge_agent.models import MODELS, SCALERS, THRESHOLDS
-
         cfg = self.config
         if self.detector is None:
             params = dict(cfg.detector.params)

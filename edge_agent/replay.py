@@ -71,7 +71,7 @@ def resample(x: np.ndarray, fs: float, target: float) -> np.ndarray:
     """Resample ``x`` from ``fs`` to ``target`` Hz with a polyphase anti-alias FIR (scipy)."""
     if math.isclose(fs, target, rel_tol=1e-9):
         return x
-    from scipy.signal import resample_poly
+    from scipy.signal import resample_poly  # scipy.signal only when a recording needs resampling (RSS on a Pi)
 
     ratio = Fraction(target / fs).limit_denominator(1000)
     if not math.isclose(ratio.numerator / ratio.denominator, target / fs, rel_tol=1e-6):

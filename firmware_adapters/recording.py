@@ -108,7 +108,7 @@ def load_table(path: Path, *, rate_variable=None, time_column=None, time_unit="s
 def _load_variables(path: Path, fmt: str, rate_variable: str | None) -> _Table:
     try:
         if fmt == ".mat":
-            from scipy.io import loadmat
+            from scipy.io import loadmat  # scipy.io only for the formats that need it (RSS on a Pi)
 
             raw = loadmat(path)
         else:
@@ -136,7 +136,7 @@ def _load_variables(path: Path, fmt: str, rate_variable: str | None) -> _Table:
 
 
 def _load_wav(path: Path) -> _Table:
-    from scipy.io import wavfile
+    from scipy.io import wavfile  # scipy.io only for the formats that need it (RSS on a Pi)
 
     try:
         rate, data = wavfile.read(path)

@@ -22,7 +22,7 @@ Examples
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -138,6 +138,4 @@ def _item(kind, session_id, sessions, started, target, deadline, done, now, **ex
 
 def _aware(ts: datetime) -> datetime:
     """SQLite hands back naive datetimes; they were stored in UTC."""
-    from datetime import timezone
-
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)

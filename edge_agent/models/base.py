@@ -13,6 +13,8 @@ import inspect
 import math
 import typing
 
+from edge_agent.models.chain import Chain
+
 
 class Estimator:
     """Mixin giving river-style ``clone``, ``_get_params``, ``repr`` and ``|``.
@@ -68,8 +70,6 @@ class Estimator:
         return f"{type(self).__name__}({args})"
 
     def __or__(self, other):
-        from edge_agent.models.chain import Chain
-
         return Chain(self, other)
 
 
