@@ -16,6 +16,28 @@ PUBLIC_OPS = {("post", "/api/auth/token"), ("get", "/api/auth/config"), ("post",
               ("get", "/healthz")}
 
 
+def _named_shape(schema: dict, doc: dict) -> bool:
+    """Whether a response schema is a declared model (a $ref), a list or union of them, or a scalar series."""
+    if "$ref" in schema or "prefixItems" in schema:
+        return True
+    if "anyOf" in schema:
+        return all(_named_shape(s, doc) for s in schema["anyOf"])
+    if schema.get("type") == "array":
+        item = schema.get("items") or {"prefixItems": schema.get("prefixItems")}
+        return "prefixItems" in item or _named_shape(item, doc)
+    return schema.get("type") == "object" and schema.get("additionalProperties", {}).get("type") == "integer"
+
+
+def test_every_route_declares_its_answer():
+    app = create_app(HubSettings(db_path=":memory:"), ingest=False)
+    from cloud.access import api_routes
+
+    undeclared = [f"{m} {p}" for m, p, route in api_routes(app)
+                  if route.include_in_schema and route.response_model is None and route.status_code != 204
+                  and p != "/api/stream"]
+    assert undeclared == []
+
+
 def test_openapi_is_complete():
     app = create_app(HubSettings(db_path=":memory:"), ingest=False)
     with TestClient(app) as client:
@@ -33,7 +55,9 @@ def test_openapi_is_complete():
         body = op["responses"][ok[0]]
         assert ok[0] == "204" or body.get("content"), f"{where}: success response without a documented shape"
         if ok[0] != "204" and "application/json" in body.get("content", {}):
-            assert body["content"]["application/json"].get("schema"), f"{where}: no response schema"
+            schema = body["content"]["application/json"].get("schema")
+            assert schema, f"{where}: no response schema"
+            assert _named_shape(schema, doc), f"{where}: the answer is a bare object ({schema}), not a declared model"
         if (method, path) in PUBLIC_OPS:
             assert "security" not in op and op.get("x-roles", []) == [], where
         else:

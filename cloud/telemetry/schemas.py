@@ -49,34 +49,34 @@ class FeatureWindow(_Row):
     ts: int
 
 
-class AlertEvent(_Row):
-    """An alert episode opened by an edge's pipeline."""
+class _EdgeEvent(_Row):
+    """Something an edge sent at ``ts`` (its clock) that the hub stored at ``received_ns`` (its own)."""
 
     id: int | None = None
     ts: int
     site: str
     edge: str
+    received_ns: int | None = None
+
+
+class AlertEvent(_EdgeEvent):
+    """An alert episode opened by an edge's pipeline."""
+
     asset: str
     score: float
     threshold: float
     severity: str
     message: str
-    received_ns: int | None = None
 
 
-class DriftEvent(_Row):
+class DriftEvent(_EdgeEvent):
     """A drift monitor fired on a feature, the score or an input channel."""
 
-    id: int | None = None
-    ts: int
-    site: str
-    edge: str
     asset: str
     target: str
     detector: str
     message: str
     detail: dict[str, Any] = {}
-    received_ns: int | None = None
 
 
 class Spectrum(BaseModel):
@@ -87,13 +87,9 @@ class Spectrum(BaseModel):
     band_hz: list[float] | None = Field(None, description="demodulation band of an envelope spectrum")
 
 
-class WaveformSnapshot(_Row):
+class WaveformSnapshot(_EdgeEvent):
     """Raw samples of one channel sent on a snapshot request, optionally with the hub's spectra."""
 
-    id: int | None = None
-    ts: int
-    site: str
-    edge: str
     asset: str
     channel: str
     rate: float
@@ -101,26 +97,20 @@ class WaveformSnapshot(_Row):
     request: str | None = None
     n: int | None = None
     values: list[float]
-    received_ns: int | None = None
     spectrum: Spectrum | None = None
     envelope: Spectrum | None = None
     rms: float | None = None
     resolution_hz: float | None = None
 
 
-class CommandAnswer(_Row):
+class CommandAnswer(_EdgeEvent):
     """An edge's answer to a hub command."""
 
-    id: int | None = None
-    ts: int
-    site: str
-    edge: str
     cmd: str | None = None
     bundle_id: str | None = None
     status: str = Field(description="accepted or rejected")
     reason: str | None = None
     detail: dict[str, Any] | None = None
-    received_ns: int | None = None
 
 
 class EdgeDetail(BaseModel):
