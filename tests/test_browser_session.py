@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.test_browser import ARGS, CHROMIUM
+from tests.test_browser import launch_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK = "outer-race-early"
@@ -54,10 +54,10 @@ def met(ok: bool) -> str:
 class LabUp:
     """``teachfab lab up PACK`` as a subprocess: its URL, session id and log-ins from what it prints."""
 
-    def __init__(self, broker: str, log: Path) -> None:
+    def __init__(self, broker: str, log: Path, pack: str = PACK, speed: float = SPEED) -> None:
         self.log = open(log, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "teachfab.cli", "lab", "up", PACK, "--speed", str(SPEED), "--duration", "120",
+            [sys.executable, "-m", "teachfab.cli", "lab", "up", pack, "--speed", str(speed), "--duration", "120",
              "--broker", broker, "--http-port", str(free_port())],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True)
         lines: queue.Queue[str] = queue.Queue()
@@ -130,16 +130,15 @@ def _login(page, email: str, password: str) -> None:
     page.click("#login button[type=submit]")
 
 
+@pytest.mark.slow
 def test_learner_session_page(mosquitto, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed; ./run.sh test installs it")
     t0 = time.monotonic()
     learner, mentor = "learner1@lab.local", "mentor@lab.local"
     with sync_playwright() as pw:
         # the browser starts first: the session's clock runs from the moment lab up has started it
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        browser = launch_chromium(pw)
         lab = LabUp(mosquitto.url, tmp_path / "lab-up.log")
         sid = lab.session_id
         try:
