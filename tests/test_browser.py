@@ -1,6 +1,7 @@
 """The mentor page in real headless Chromium (Debian's package) shows live data."""
 
 import json
+import os
 import shutil
 import time
 
@@ -16,38 +17,57 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def launch_chromium(pw):
+    """Debian's Chromium, headless, from a ``sync_playwright()`` (the test fails when it is not installed)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("chromium is not installed; ./run.sh test installs it")
+    return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+
+
+#: The charts a bearing asset has had from the start (the simulated pump sends every one of their features).
+BEARING_CHARTS = ["rms", "kurtosis", "crest", "env", "peak", "temperature"]
+
+
+def chart_ids(page) -> list[str]:
+    """Ids (without ``chart-``) of the mentor page's feature charts, in page order."""
+    return page.eval_on_selector_all("#feature-charts .chart", "cs => cs.map(c => c.id.slice(6))")
+
+
+@pytest.mark.slow
 def test_mentor_page_charts_update_live(mosquitto, tmp_path, monkeypatch):
     from playwright.sync_api import sync_playwright
 
     # demo mode: the page logs in as the demo mentor of a challenge at the stack's site "lab"
     monkeypatch.setenv("TEACHFAB_HUB_MODE", "demo")
     monkeypatch.setenv("TEACHFAB_HUB_DEMO_SITES", '["lab"]')
-
-    if not shutil.which("chromium") and not __import__("os").path.exists(CHROMIUM):
-        pytest.fail("chromium is not installed; ./run.sh test installs it")
     private, public = generate_keypair()
     (tmp_path / "keys").mkdir()
     save_public_key(public, tmp_path / "keys" / "hub.pub.pem")
     with Stack(mosquitto.url, str(tmp_path / "hub.sqlite"), onset_s=9.0, warmup=15,
                hub_keys=str(tmp_path / "keys")) as stack, \
             sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        browser = launch_chromium(pw)
         page = browser.new_page()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(stack.hub.url)
-        page.wait_for_function("document.getElementById('last-update').dataset.ts", timeout=20_000)
+        page.wait_for_function("document.getElementById('last-update').dataset.ts", timeout=30_000)
         first = page.eval_on_selector("#last-update", "e => Number(e.dataset.ts)")
         page.wait_for_function(f"Number(document.getElementById('last-update').dataset.ts) > {first}",
                                timeout=10_000)
         # the live stream is connected and the charts hold plotted points that grow
         assert page.inner_text("#conn") == "live"
+        # the edge announced a bearing pipeline: the bearing charts, in their order, come first
+        assert page.get_attribute("#feature-set", "data-feature-set") == "bearing"
+        assert chart_ids(page)[:len(BEARING_CHARTS)] == BEARING_CHARTS
+        assert page.evaluate("document.getElementById('chart-temperature').layout.title.text") \
+            == "Bearing temperature (°C)"
         n1 = page.evaluate("document.getElementById('chart-rms').data[0].x.length")
         assert n1 > 0
         page.wait_for_function(f"document.getElementById('chart-rms').data[0].x.length > {n1}", timeout=15_000)
         assert page.locator("#chart-score .scatterlayer .trace").count() == 2
         # after the fault onset the alert shows up in the list
-        page.wait_for_selector("#alerts li:not(.muted)", timeout=20_000)
+        page.wait_for_selector("#alerts li:not(.muted)", timeout=30_000)
         assert "score" in page.inner_text("#alerts")
         assert "edge-1" in page.inner_text("#edges")
         # the alert is on the timeline
@@ -63,5 +83,6 @@ def test_mentor_page_charts_update_live(mosquitto, tmp_path, monkeypatch):
         assert page.evaluate("document.getElementById('chart-wave').data[0].y.length") == 12000
         assert "12000 samples at 12000 Hz" in page.inner_text("#snapshot-info")
         page.screenshot(path=str(tmp_path / "mentor.png"), full_page=True)
+        assert page.is_hidden("#page-error"), page.inner_text("#page-error")
         browser.close()
         assert not errors, errors

@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.test_browser import ARGS, CHROMIUM
+from tests.test_browser import launch_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK = "outer-race-early"
@@ -54,10 +54,10 @@ def met(ok: bool) -> str:
 class LabUp:
     """``teachfab lab up PACK`` as a subprocess: its URL, session id and log-ins from what it prints."""
 
-    def __init__(self, broker: str, log: Path) -> None:
+    def __init__(self, broker: str, log: Path, pack: str = PACK, speed: float = SPEED) -> None:
         self.log = open(log, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "teachfab.cli", "lab", "up", PACK, "--speed", str(SPEED), "--duration", "120",
+            [sys.executable, "-m", "teachfab.cli", "lab", "up", pack, "--speed", str(speed), "--duration", "120",
              "--broker", broker, "--http-port", str(free_port())],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True)
         lines: queue.Queue[str] = queue.Queue()
@@ -110,11 +110,44 @@ def _session_processes(parent: int) -> list[int]:
     return found
 
 
-def check_clock(page, start_ns: int) -> None:
-    """The page's scenario clock is start + (now - start) x speed, and it keeps ticking."""
-    shown, at_ms = (float(page.get_attribute("#clock-t", a)) for a in ("data-t", "data-at"))
-    assert abs(shown - (at_ms / 1e3 - start_ns / 1e9) * SPEED) < 0.01, (shown, at_ms)
-    assert abs(at_ms / 1e3 - time.time()) < 3.0  # the page ticks every 0.25 s (later when it is busy)
+TICK_S = 0.25  # the page recomputes its clock every 0.25 s (session.js: setInterval(tick, 250))
+LOADED_S = 2.0  # how late a timer or a read may come on a loaded 2-core machine
+
+
+def read_clock(page) -> tuple[float, float, str]:
+    """The clock as shown: scenario seconds, the wall time (s) they are for, and the text, read at once.
+
+    One evaluate, not one read per attribute: a tick between two reads would pair a value with the
+    wall time of the next tick (that was a flaky failure: 2.1 scenario-s off at speed 20).
+    """
+    t, at_ms, text = page.evaluate(
+        "() => { const e = document.getElementById('clock-t'); return [e.dataset.t, e.dataset.at, e.textContent]; }")
+    return float(t), float(at_ms) / 1e3, text
+
+
+def check_clock(page, start_ns: int, speed: float = SPEED, reads: int = 4) -> None:
+    """The page's scenario clock ticks at the session's speed and stays close to the hub's clock.
+
+    The hub's clock is start + (now - start) x speed with the session's start and speed (the test and
+    the hub share this machine's clock). Over several ticks the shown value never goes back, it advances
+    at ``speed`` scenario seconds per wall second of the page, and each value read is behind the hub's
+    clock by no more than one update interval plus what a loaded machine may add.
+    """
+    seen = []
+    for _ in range(reads):
+        if seen:  # the next tick, not a fixed sleep
+            page.wait_for_function(f"Number(document.getElementById('clock-t').dataset.at) > {seen[-1][1] * 1e3}",
+                                   timeout=(TICK_S + LOADED_S) * 1e3)
+        t, at, text = read_clock(page)
+        hub = (time.time() - start_ns / 1e9) * speed
+        assert text == f"t = {t:.1f} s", (text, t)
+        behind = (hub - t) / speed  # wall seconds the value shown is behind the hub's clock
+        assert -0.01 < behind < TICK_S + LOADED_S, (t, hub, behind)
+        seen.append((t, at))
+    ts = [t for t, _ in seen]
+    assert ts == sorted(ts), f"the clock went back: {ts}"
+    (t0, at0), (t1, at1) = seen[0], seen[-1]
+    assert t1 > t0 and abs((t1 - t0) / (at1 - at0) - speed) < 0.02 * speed, seen
 
 
 def _token(http: httpx.Client, email: str, password: str) -> dict:
@@ -130,16 +163,15 @@ def _login(page, email: str, password: str) -> None:
     page.click("#login button[type=submit]")
 
 
+@pytest.mark.slow
 def test_learner_session_page(mosquitto, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed; ./run.sh test installs it")
     t0 = time.monotonic()
     learner, mentor = "learner1@lab.local", "mentor@lab.local"
     with sync_playwright() as pw:
         # the browser starts first: the session's clock runs from the moment lab up has started it
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        browser = launch_chromium(pw)
         lab = LabUp(mosquitto.url, tmp_path / "lab-up.log")
         sid = lab.session_id
         try:
@@ -159,7 +191,7 @@ def test_learner_session_page(mosquitto, tmp_path):
                 page.wait_for_selector("#s-status:text('running')", timeout=10_000)
                 assert page.inner_text("#s-pack") == PACK
                 assert page.inner_text("#who").startswith(learner)
-                page.wait_for_selector("#s-team:has-text('Team 1 (Learner One, Learner Two)')", timeout=5_000)
+                page.wait_for_selector("#s-team:has-text('Team 1 (Learner One, Learner Two)')", timeout=10_000)
                 print(f"page logged in at scenario t = {(time.time_ns() - sess['start_ns']) * SPEED / 1e9:.0f} s")
                 check_clock(page, sess["start_ns"])
                 page.wait_for_function("document.getElementById('live-t').dataset.ts", timeout=15_000)
@@ -172,8 +204,12 @@ def test_learner_session_page(mosquitto, tmp_path):
                                        timeout=10_000)
                 rms = page.evaluate("document.getElementById('chart-f-rms').data[0].y.filter(v => v !== null)")
                 assert rms and all(0.01 < v < 10 for v in rms), rms[:5]  # vibration RMS in g
+                # the page never runs ahead of the hub (it is sent what the hub stored) and catches up with it
+                shown_ts = int(page.get_attribute("#live-t", "data-ts"))
                 newest = api(f"/api/assets/session-{sid}/pump-1/telemetry?limit=1")[-1]
-                assert int(page.get_attribute("#live-t", "data-ts")) <= newest["ts"] + 5 * 10**9
+                assert shown_ts <= newest["ts"]
+                page.wait_for_function(f"Number(document.getElementById('live-t').dataset.ts) >= {newest['ts']}",
+                                       timeout=10_000)
                 check_clock(page, sess["start_ns"])
 
                 # the ground truth stays hidden from learners while the session runs
@@ -218,7 +254,10 @@ def test_learner_session_page(mosquitto, tmp_path):
                 assert json.loads(page.input_value("#deploy-pipeline"))["name"] == "learner1-spall-watch"
 
                 # --- the mentor closes the session after the spall's onset -----------------------------
-                time.sleep(max(0.0, sess["start_ns"] / 1e9 + CLOSE_AT_S / SPEED - time.time()))
+                # once the page shows a window from past CLOSE_AT_S (on a busy machine the data may lag the clock)
+                close_ns = sess["start_ns"] + int(CLOSE_AT_S * 1e9)
+                page.wait_for_function(f"Number(document.getElementById('live-t').dataset.ts) >= {close_ns}",
+                                       timeout=(CLOSE_AT_S / SPEED + 30) * 1e3)
                 started = time.monotonic()
                 closed = http.post(f"/api/sessions/{sid}/close", headers=as_mentor)
                 print(f"close took {time.monotonic() - started:.1f} s")
@@ -262,7 +301,7 @@ def test_learner_session_page(mosquitto, tmp_path):
                 assert page.is_hidden("#deploy") and page.is_visible("#deploy-closed")
                 alerts = api(f"/api/alerts?site=session-{sid}&asset=pump-1&limit=500")
                 page.wait_for_function(f"document.getElementById('n-alerts').textContent === '{len(alerts)}'",
-                                       timeout=5_000)
+                                       timeout=10_000)
                 if alerts:  # newest first, on the session's clock
                     assert abs(int(page.get_attribute("#alerts li", "data-ts")) - alerts[0]["ts"]) < 10**4
 

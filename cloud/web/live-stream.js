@@ -3,12 +3,12 @@
 
 /**
  * Follow the live stream for ever, reconnecting 2 s after it drops.
- * @param {function} authFetch  fetch that adds the bearer token (each page's own log-in)
+ * @param {function} authFetch  fetch that adds the bearer token (common.js)
  * @param {Object<string, function>} handlers  event type -> handler of the decoded JSON payload
  * @param {function(boolean)} [onState]  told true when the stream is live, false when it reconnects
  *   (default: the page's #conn badge)
  */
-async function followStream(authFetch, handlers, onState = showStreamState) {
+export async function followStream(authFetch, handlers, onState = showStreamState) {
   const dispatch = (block) => {
     let type = "message";
     const data = [];

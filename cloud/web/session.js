@@ -1,16 +1,18 @@
 // Learner page of one lab session (/session?id=N): live telemetry, alerts, deployments with lineage and a
 // deploy form while it runs; evidence, ground truth, submission and outcome once it is closed.
-// Same patterns as the mentor page (app.js): bearer token in sessionStorage, JSON API, SSE read with fetch.
-"use strict";
+// Log-in, fetch and chart helpers are common.js (shared with the mentor page, app.js); the live stream is
+// live-stream.js.
+import {
+  $, authFetch, drawLines, drawScore, el, errorText, extendLines, extendScore, getJSON, guard, isLearning, logout,
+  problem, show, WindowFeed,
+} from "./common.js";
+import { featureNames, featureOrder } from "./feature-charts.js";
+import { followStream } from "./live-stream.js";
 
 const SESSION_ID = Number(new URLSearchParams(location.search).get("id"));
-const TOKEN_KEY = "teachfab-token"; // shared with the mentor page: one log-in per browser tab
 const MAX_POINTS = 1500;
-const PREFERRED_FEATURES = ["rms", "kurtosis", "crest", "env_bpfo_hsnr", "env_bpfi_hsnr", "temperature"];
-const NOT_FEATURES = new Set(["ts", "score", "threshold", "learning"]);
-const LAYOUT = { margin: { l: 50, r: 10, t: 30, b: 35 }, legend: { orientation: "h" },
-  xaxis: { title: { text: "scenario time (s)" } } };
-const PLOT_CONFIG = { displaylogo: false, responsive: true };
+const FEATURE_CHARTS = 4; // the few features charted under the score, in the order their feature set shows them
+const TIME_AXIS = { xaxis: { title: { text: "scenario time (s)" } } };
 
 let me = null;             // GET /api/auth/me
 let teamLabel = null;      // the session's team, named, once GET /api/teams answered
@@ -18,8 +20,7 @@ let session = null;        // GET /api/sessions/N, refreshed every few seconds
 let edgeAnswers = {};      // bundle_id -> the edge's answer to that deploy command
 let asset = null;          // the asset whose telemetry is shown
 let features = [];         // features charted for it
-let drawnUpTo = null;      // ts of the last window drawn; null while (re)drawing
-let pending = [];          // live windows that arrived while the history was loading
+let names = new Set();     // features seen in its windows
 let windows = 0;           // windows shown
 let alertRows = [];
 let closedShown = false;
@@ -27,25 +28,10 @@ let lastClosedRefresh = 0;
 let deployDirty = false;   // the learner edited the pipeline text: do not overwrite it
 
 // --- small helpers --------------------------------------------------------------------------------
-const $ = (id) => document.getElementById(id);
 const round3 = (x) => Math.round(x * 1000) / 1000;
 const tOf = (ns) => round3((ns - session.start_ns) / 1e9); // scenario seconds since the session's t = 0
 const fmtT = (ns) => (ns === null || ns === undefined ? "—" : `t = ${tOf(ns)} s`);
 const fmtWhen = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
-const show = (v) => (v === null || v === undefined ? "—" : String(v));
-const isLearning = (r) => r.learning === true || r.learning === 1;
-
-/** A DOM element with properties (class, dataset, textContent, href, …) and children (nodes or text). */
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "class") node.className = v;
-    else if (k === "dataset") Object.assign(node.dataset, v);
-    else node[k] = v;
-  }
-  for (const c of children) node.append(c instanceof Node ? c : show(c));
-  return node;
-}
 
 const code = (text) => el("code", {}, text || "—");
 
@@ -53,82 +39,8 @@ function fill(parent, nodes, empty) {
   parent.replaceChildren(...(nodes.length ? nodes : [el("li", { class: "muted" }, empty)]));
 }
 
-function fatal(message) {
-  $("page-error").textContent = message;
-  $("page-error").hidden = false;
-}
-
-/** The server's own words for a refused request: "HTTP 422: pipeline.threshold: …". */
-async function errorText(res) {
-  let detail = "";
-  try { detail = (await res.json()).detail; } catch { /* not JSON */ }
-  if (Array.isArray(detail)) {
-    detail = detail.map((d) => `${(d.loc || []).filter((p) => p !== "body").join(".")}: ${d.msg}`).join("; ");
-  } else if (detail && typeof detail !== "string") {
-    detail = JSON.stringify(detail);
-  }
-  return `HTTP ${res.status}${detail ? `: ${detail}` : ""}`;
-}
-
-// --- log-in: the page's own form, a bearer token from POST /api/auth/token ------------------------
-let token = sessionStorage.getItem(TOKEN_KEY);
-let loggingIn = null;
-
-function askLogin() {
-  const form = $("login");
-  form.hidden = false;
-  $("login-email").focus();
-  return new Promise((resolve) => {
-    form.onsubmit = async (ev) => {
-      ev.preventDefault();
-      $("login-error").textContent = "";
-      const body = new URLSearchParams({ username: $("login-email").value, password: $("login-password").value });
-      const res = await fetch("/api/auth/token", { method: "POST", body });
-      if (!res.ok) {
-        $("login-error").textContent = res.status === 401 ? "wrong e-mail or password"
-          : `log-in failed (${await errorText(res)})`;
-        return;
-      }
-      form.hidden = true;
-      $("login-password").value = "";
-      resolve((await res.json()).access_token);
-    };
-  });
-}
-
-async function login() {
-  if (!loggingIn) {
-    loggingIn = askLogin().then((t) => { token = t; sessionStorage.setItem(TOKEN_KEY, t); loggingIn = null; });
-  }
-  return loggingIn;
-}
-
-async function authFetch(url, opts = {}) {
-  if (!token) await login();
-  const hasJson = opts.json !== undefined; // opts.json: a body sent as JSON
-  const headers = () => ({ Authorization: `Bearer ${token}`, ...(hasJson ? { "Content-Type": "application/json" } : {}) });
-  const init = () => ({ ...opts, headers: headers(), ...(hasJson ? { body: JSON.stringify(opts.json) } : {}) });
-  let res = await fetch(url, init());
-  if (res.status === 401) {
-    token = null;
-    sessionStorage.removeItem(TOKEN_KEY);
-    await login();
-    res = await fetch(url, init());
-  }
-  return res;
-}
-
-async function getJSON(url) {
-  const res = await authFetch(url);
-  if (!res.ok) throw new Error(`${url}: ${await errorText(res)}`);
-  return res.json();
-}
-
-async function logout() {
-  await authFetch("/api/auth/logout", { method: "POST" }).catch(() => {});
-  sessionStorage.removeItem(TOKEN_KEY);
-  location.reload();
-}
+/** A message that stays in the page's banner (the page cannot show the session). */
+const fatal = (message) => problem("page", message);
 
 // --- the session: overview and scenario clock ------------------------------------------------------
 async function refreshSession() {
@@ -151,7 +63,7 @@ async function refreshSession() {
     closedShown = true;
     showClosed();
   } else if (closedShown && Date.now() - lastClosedRefresh > 15000) {
-    refreshAfterClose().catch((e) => console.error(e));
+    guard("submissions and assessment", refreshAfterClose());
   }
   return true;
 }
@@ -163,7 +75,7 @@ function setUp() {
   $("asset-select").replaceChildren(...options());
   $("deploy-asset").replaceChildren(...options());
   $("asset-pick").hidden = session.assets.length < 2;
-  $("asset-select").onchange = () => selectAsset($("asset-select").value).catch((e) => console.error(e));
+  $("asset-select").onchange = () => guard("telemetry", selectAsset($("asset-select").value));
   $("deploy-asset").onchange = () => { deployDirty = false; prefillDeploy(); };
   $("deploy-pipeline").oninput = () => { deployDirty = true; };
   $("deploy-reset").onclick = () => { deployDirty = false; prefillDeploy(); };
@@ -175,7 +87,7 @@ function setUp() {
     ev.preventDefault();
     submitWork().catch((e) => showResult("submit-result", String(e), false));
   };
-  selectAsset(session.assets[0]).catch((e) => console.error(e));
+  guard("telemetry", selectAsset(session.assets[0]));
   getJSON("/api/teams").then((teams) => { // the team's name and members, when the caller may see them
     const team = teams.find((t) => t.id === session.team);
     if (team) teamLabel = `${team.name} (${team.members.map((m) => m.name || m.email).join(", ")})`;
@@ -223,59 +135,57 @@ function tick() {
 // --- live telemetry --------------------------------------------------------------------------------
 const assetUrl = (a) => `/api/assets/${encodeURIComponent(session.site)}/${encodeURIComponent(a)}`;
 
+/** The feature set of the asset's current pipeline (its newest deployment), or null. */
+function featureSetOf(name) {
+  const deps = session.deployments.filter((d) => d.asset === name);
+  const last = deps[deps.length - 1];
+  return (last && last.pipeline && last.pipeline.feature_set) || null;
+}
+
+const pickFeatures = (seen) => featureOrder(featureSetOf(asset), seen).slice(0, FEATURE_CHARTS);
+
+const feed = new WindowFeed({
+  async load() {
+    const res = await authFetch(`${assetUrl(asset)}/telemetry?limit=${MAX_POINTS}`);
+    if (res.ok) return res.json();
+    if (res.status === 404) return []; // the edge has not published a window yet
+    throw new Error(`telemetry of ${asset}: ${await errorText(res)}`);
+  },
+  draw: drawCharts,
+  extend: extendCharts,
+  // the first windows, or a feature that was not there before (a thermal model fitted): redraw if the
+  // features charted change
+  stale(records) {
+    if (windows === 0) return true;
+    const seen = new Set([...names, ...featureNames(records)]);
+    if (seen.size === names.size) return false;
+    names = seen;
+    return pickFeatures(seen).join() !== features.join();
+  },
+});
+
 async function selectAsset(name) {
   asset = name;
-  drawnUpTo = null;
-  pending = [];
-  const res = await authFetch(`${assetUrl(name)}/telemetry?limit=${MAX_POINTS}`);
-  const rows = res.ok ? await res.json() : []; // 404: the edge has not published a window yet
-  if (!res.ok && res.status !== 404) console.warn(`telemetry: ${await errorText(res)}`);
-  drawCharts(rows);
+  await feed.reload();
 }
-
-function pickFeatures(rows) {
-  const seen = new Set();
-  for (const r of rows) for (const k of Object.keys(r)) if (!NOT_FEATURES.has(k)) seen.add(k);
-  const preferred = PREFERRED_FEATURES.filter((f) => seen.has(f));
-  return [...preferred, ...[...seen].filter((f) => !preferred.includes(f)).sort()].slice(0, 4);
-}
-
-const scoreOf = (rows) => rows.map((r) => (isLearning(r) || r.score === undefined ? null : r.score));
-const column = (rows, name) => rows.map((r) => (r[name] === undefined ? null : r[name]));
 
 function drawCharts(rows) {
-  features = pickFeatures(rows);
+  names = featureNames(rows);
+  features = pickFeatures(names);
   const x = rows.map((r) => tOf(r.ts));
-  Plotly.newPlot("chart-score", [
-    { x, y: scoreOf(rows), name: "anomaly score", mode: "lines", line: { color: "#2c6fbb" } },
-    { x, y: column(rows, "threshold"), name: "threshold", mode: "lines", line: { color: "#c0392b", dash: "dash" } },
-  ], { ...LAYOUT, title: { text: `Anomaly score vs threshold — ${asset}`, font: { size: 13 } }, yaxis: { type: "log" } },
-  PLOT_CONFIG);
-  const box = $("feature-charts");
-  box.replaceChildren(...features.map((f) => el("div", { id: `chart-f-${f}`, class: "chart" })));
-  for (const f of features) {
-    Plotly.newPlot(`chart-f-${f}`, [{ x, y: column(rows, f), name: f, mode: "lines" }],
-      { ...LAYOUT, title: { text: f, font: { size: 13 } }, showlegend: false }, PLOT_CONFIG);
-  }
+  drawScore($("chart-score"), x, rows, `Anomaly score vs threshold — ${asset}`, TIME_AXIS);
+  $("feature-charts").replaceChildren(...features.map((f) => el("div", { id: `chart-f-${f}`, class: "chart" })));
+  for (const f of features) drawLines($(`chart-f-${f}`), x, rows, [f], f, TIME_AXIS);
   $("latest-head").replaceChildren(...["score", "threshold", "state", ...features].map((h) => el("th", {}, h)));
   windows = rows.length;
-  drawnUpTo = rows.length ? rows[rows.length - 1].ts : 0;
   showLatest(rows[rows.length - 1]);
   drawShapes();
-  const late = pending.filter((r) => r.ts > drawnUpTo);
-  pending = [];
-  if (late.length) extendCharts(late);
 }
 
 function extendCharts(records) {
-  if (drawnUpTo === null) { pending.push(...records); return; }
-  if (windows === 0) { selectAsset(asset).catch((e) => console.error(e)); return; } // the first windows: draw the history
-  records = records.filter((r) => r.ts > drawnUpTo);
-  if (!records.length) return;
-  drawnUpTo = records[records.length - 1].ts;
   const x = records.map((r) => tOf(r.ts));
-  Plotly.extendTraces("chart-score", { x: [x, x], y: [scoreOf(records), column(records, "threshold")] }, [0, 1], MAX_POINTS);
-  for (const f of features) Plotly.extendTraces(`chart-f-${f}`, { x: [x], y: [column(records, f)] }, [0], MAX_POINTS);
+  extendScore($("chart-score"), x, records, MAX_POINTS);
+  for (const f of features) extendLines($(`chart-f-${f}`), x, records, [f], MAX_POINTS);
   windows = Math.min(MAX_POINTS, windows + records.length);
   showLatest(records[records.length - 1]);
 }
@@ -318,7 +228,7 @@ function drawShapes() {
 let eventsTimer = null;
 function scheduleEvents() {
   clearTimeout(eventsTimer);
-  eventsTimer = setTimeout(() => refreshEvents().catch((e) => console.error(e)), 300);
+  eventsTimer = setTimeout(() => guard("alerts and drift", refreshEvents()), 300);
 }
 
 async function refreshEvents() {
@@ -433,9 +343,9 @@ function showClosed() {
   $("evidence-card").hidden = false;
   $("submission-card").hidden = false;
   $("assessment-card").hidden = false;
-  refreshEvents().catch((e) => console.error(e));
+  guard("alerts and drift", refreshEvents());
   loadEvidence().catch((e) => { $("evidence").textContent = String(e); });
-  refreshAfterClose().catch((e) => console.error(e));
+  guard("submissions and assessment", refreshAfterClose());
 }
 
 async function refreshAfterClose() {
@@ -585,12 +495,12 @@ async function loadAssessment() {
 // --- live stream (live-stream.js) ---------------------------------------------------------------------
 const mine = (msg) => session && msg.site === session.site;
 const handlers = {
-  features: (msg) => { if (mine(msg) && msg.asset === asset) extendCharts(msg.records); },
+  features: (msg) => { if (mine(msg) && msg.asset === asset) feed.push(msg.records); },
   alert: (msg) => { if (mine(msg)) scheduleEvents(); },
   drift: (msg) => { if (mine(msg)) scheduleEvents(); },
-  cmd_result: (msg) => { if (mine(msg)) refreshSession().catch((e) => console.error(e)); },
+  cmd_result: (msg) => { if (mine(msg)) guard("session", refreshSession()); },
   // the edge announces its pipelines again after a deploy: redraw, the new pipeline may compute other features
-  birth: (msg) => { if (mine(msg) && session.status === "running") selectAsset(asset).catch((e) => console.error(e)); },
+  birth: (msg) => { if (mine(msg) && session.status === "running") guard("telemetry", selectAsset(asset)); },
 };
 
 async function main() {
@@ -605,7 +515,7 @@ async function main() {
   if (!(await refreshSession())) return;
   await refreshEvents();
   setInterval(tick, 250);
-  setInterval(() => refreshSession().catch((e) => console.error(e)), 5000);
+  setInterval(() => guard("session", refreshSession()), 5000);
   followStream(authFetch, handlers);
 }
 
