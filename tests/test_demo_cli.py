@@ -7,6 +7,7 @@ import sys
 import pytest
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)  # the demo subprocess alone may take up to its 180 s
 def test_demo_prints_summary_with_alert_after_onset_only():
     proc = subprocess.run(

@@ -117,6 +117,7 @@ async def _session(mosquitto, tmp_path):
     return original, hash_after_tampered, agent, detail, waveforms, drift, quarantine, settings
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)  # its deadlines add up to ~200 s
 def test_signed_deploy_snapshot_drift_and_restart(mosquitto, tmp_path):
     original, after_tampered, agent, detail, waveforms, drift, quarantine, settings = asyncio.run(

@@ -7,6 +7,7 @@ features, detector) → real Mosquitto → hub ingest → SQLite → HTTP API.
 import asyncio
 
 import httpx
+import pytest
 
 from cloud.hub import HubServer
 from cloud.settings import HubSettings
@@ -64,6 +65,7 @@ async def _scenario(broker_url: str, db_path: str):
     return sim.ground_truth(), online, telemetry, alerts, offline, page, plotly
 
 
+@pytest.mark.slow
 def test_fault_is_detected_after_onset_and_not_before(mosquitto, tmp_path):
     truth, online, telemetry, alerts, offline, page, plotly = asyncio.run(
         _scenario(mosquitto.url, str(tmp_path / "hub.sqlite")))

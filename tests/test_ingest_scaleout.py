@@ -135,6 +135,7 @@ def wait_total(hubs: list[HubProcess], n: int, timeout: float = 60) -> None:
                what=f"{n} messages received and stored", show=lambda: [len(stored_keys(h.db)) for h in hubs])
 
 
+@pytest.mark.slow
 def test_two_hubs_share_ingest_nothing_lost_nothing_doubled(mosquitto, hubs):
     a, b = hubs("hub-a"), hubs("hub-b")
     a.wait_subscribed()

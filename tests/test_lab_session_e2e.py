@@ -71,6 +71,7 @@ def lab(tmp_path_factory):
         broker.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)  # 33 s of scenario at 10x, then close, assessment
 def test_session_evidence_assessment_and_outcome(lab):
     client, auth, ids, app = lab

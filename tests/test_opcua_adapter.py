@@ -47,6 +47,7 @@ def test_subscription_loses_no_block():
         assert nxt.start_ns == prev.end_ns, "a block is missing or repeated"
 
 
+@pytest.mark.slow
 def test_data_flows_again_within_5_s_of_server_restart():
     port = free_port()
 

@@ -142,6 +142,7 @@ def test_unusable_files_are_refused_with_a_clear_message(tmp_path):
 
 
 # -- real broker ------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["3.1.1", "5"])
 def test_broker_outage_loses_nothing_and_drains_in_order(mosquitto, tmp_path, protocol):
     make_persistent(mosquitto, tmp_path)
@@ -222,6 +223,7 @@ class Producer:
                    show=lambda: f"stored {len(self.stored)}")
 
 
+@pytest.mark.slow
 def test_outbox_survives_a_killed_agent_and_a_broker_outage(mosquitto, tmp_path):
     make_persistent(mosquitto, tmp_path)
     sub = Subscriber(mosquitto.port, "tf/v1/lab/edge-k/+/+")
