@@ -38,7 +38,8 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from edge_agent.outbox import Outbox  # noqa: E402
 from edge_agent.publisher import MqttPublisher  # noqa: E402
-from tests.conftest import free_port, wait_for_port  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+from tests.waiting import port_open, wait_until  # noqa: E402
 
 FEATURES = ["rms", "peak", "crest", "kurtosis", "skewness", "env_bpfo", "env_bpfi", "env_bsf",
             "band_1x", "band_2x", "temperature", "current_rms"]
@@ -85,7 +86,7 @@ def start_mosquitto(workdir: Path, port: int) -> subprocess.Popen:
                     "max_queued_messages 0\nlog_dest none\n")
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port)
+    wait_until(lambda: port_open(port), 10, what=f"Mosquitto listening on 127.0.0.1:{port}")
     return proc
 
 

@@ -12,7 +12,8 @@ Retained topics: ``status`` (``online`` on every connection, last will
 agent's ``birth_info`` — pipelines and their lineage; re-sent on every
 connection and by :meth:`MqttPublisher.update_birth`). With a
 :class:`~edge_agent.commands.CommandRouter`, the publisher subscribes to
-``cmd/#`` and sends each result on ``cmd_result`` through the outbox.
+``cmd/#`` (``subscribed`` is set once the broker acknowledged it) and
+sends each result on ``cmd_result`` through the outbox.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class MqttPublisher:
         self._own_outbox = not isinstance(outbox, Outbox)
         self.outbox = outbox if isinstance(outbox, Outbox) else Outbox(outbox or ":memory:")
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker acknowledged the cmd/# subscription
         self.published = self.acked = self.refused = self.connects = self.disconnects = 0
         # paho callbacks only touch these (deque appends, ints, Event.set): the pump thread owns the rest,
         # because paho calls on_publish while holding its own message lock
@@ -106,6 +108,7 @@ class MqttPublisher:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         self._client.reconnect_delay_set(0.5, 10)
 
     # -- payloads ---------------------------------------------------------------------------------
@@ -149,8 +152,17 @@ class MqttPublisher:
         self._wake.set()
         log.info("edge %s connected to %s:%d (outbox: %d queued)", self.edge, self.host, self.port, len(self.outbox))
 
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            log.error("edge %s: broker refused the command subscription (%s); check its ACL", self.edge,
+                      ", ".join(refused))
+        else:
+            self.subscribed.set()
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         self.disconnects += 1
         if reason_code != 0:
             log.warning("edge %s lost the broker (%s); paho reconnects", self.edge, reason_code)

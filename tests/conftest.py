@@ -6,10 +6,12 @@ import asyncio
 import shutil
 import socket
 import subprocess
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import async_wait_until, port_open, wait_until
 
 
 def free_port() -> int:
@@ -17,17 +19,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    """Block until something accepts TCP connections on 127.0.0.1:port."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
 
 
 class Mosquitto:
@@ -48,7 +39,7 @@ class Mosquitto:
         )
         self.log = open(workdir / "mosquitto.log", "wb")
         self.proc = subprocess.Popen([exe, "-c", str(self.conf)], stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for_port(self.port)
+        wait_until(lambda: port_open(self.port), 10, what=f"Mosquitto listening on 127.0.0.1:{self.port}")
 
     @property
     def url(self) -> str:
@@ -68,19 +59,33 @@ def mosquitto(tmp_path):
     broker.stop()
 
 
-async def collect_samples(source, seconds: float, channel: str | None = None) -> list:
-    """Every Sample ``source`` yields within ``seconds`` (only ``channel`` if given)."""
-    out = []
+async def collect_samples(source, until: Callable[[list], object], timeout: float = 30.0,
+                          channel: str | None = None, what: str = "the samples") -> list:
+    """The Samples ``source`` yields (only ``channel`` if given) until ``until(samples)`` holds.
+
+    Fails (``AssertionError`` naming ``what`` and the source's counters)
+    when ``until`` does not hold within ``timeout`` s, or with the
+    source's own error if it stops.
+    """
+    out: list = []
 
     async def run():
         async for s in source.samples():
             if channel is None or s.channel == channel:
                 out.append(s)
 
+    def done():
+        if task.done():
+            task.result()  # the source ended or failed: raise its error here
+            raise AssertionError(f"the source stopped before {what}")
+        return until(out)
+
     task = asyncio.create_task(run())
-    await asyncio.sleep(seconds)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    try:
+        await async_wait_until(done, timeout, what=what, show=lambda: f"{len(out)} samples, stats {source.stats()}")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
     return out
 
 

@@ -14,11 +14,12 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import wait_until
 
 
 def _free_port() -> int:
@@ -81,21 +82,18 @@ def influxd(tmp_path_factory):
     log = open(root / "influxd.log", "wb")
     proc = subprocess.Popen([binary, "run", "-config", str(conf)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{http_port}"
+    def answers() -> bool:
+        if proc.poll() is not None:
+            tail = (root / "influxd.log").read_text()[-2000:]
+            raise RuntimeError(f"influxd exited with {proc.returncode}: {tail}")
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=1) as resp:
+                return resp.status == 204
+        except OSError:
+            return False
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                tail = (root / "influxd.log").read_text()[-2000:]
-                raise RuntimeError(f"influxd exited with {proc.returncode}: {tail}")
-            try:
-                with urllib.request.urlopen(f"{url}/ping", timeout=1) as resp:
-                    if resp.status == 204:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"influxd did not answer /ping on {url} within 30 s")
-            time.sleep(0.1)
+        wait_until(answers, 30, 0.1, what=f"influxd to answer /ping on {url}")
         yield url
     finally:
         proc.terminate()

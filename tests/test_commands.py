@@ -17,6 +17,7 @@ from contract.signing import (BundleError, generate_keypair, load_private_key, l
 from contract.topics import birth_topic, command_result_topic, command_topic
 from edge_agent.commands import CommandRouter
 from edge_agent.publisher import MqttPublisher
+from tests.waiting import wait_until
 
 HUB_KEY, HUB_PUB = generate_keypair()
 OTHER_KEY, _ = generate_keypair()
@@ -162,16 +163,15 @@ class Hub:
     def __init__(self, port: int) -> None:
         self.results: list[dict] = []
         self.births: list[dict] = []
-        self.ready = threading.Event()
+        self.subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-hub-cmd", protocol=mqtt.MQTTv5)
-        self.client.on_connect = lambda c, u, f, rc, p: (
-            c.subscribe([(command_result_topic("lab", "edge-1"), 1), (birth_topic("lab", "edge-1"), 1)]),
-            self.ready.set())
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(
+            [(command_result_topic("lab", "edge-1"), 1), (birth_topic("lab", "edge-1"), 1)])
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: self.subscribed.set()
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
-        assert self.ready.wait(10)
-        time.sleep(0.2)
+        assert self.subscribed.wait(10), "no SUBACK within 10 s"
 
     def _on_message(self, client, userdata, msg) -> None:
         (self.births if msg.topic.endswith("/birth") else self.results).append(json.loads(msg.payload))
@@ -180,10 +180,7 @@ class Hub:
         self.client.publish(command_topic("lab", "edge-1", name), payload, qos=1).wait_for_publish(5)
 
     def wait(self, predicate, what: str, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}: {self.results}"
-            time.sleep(0.05)
+        wait_until(predicate, timeout, what=what, show=lambda: f"results {self.results}")
 
     def close(self) -> None:
         self.client.disconnect()
@@ -197,8 +194,7 @@ def test_deploy_over_mqtt_tampered_rejected_valid_applied(mosquitto, protocol):
     pub = MqttPublisher(mosquitto.url, "lab", "edge-1", ["pump-1"], "0.2.0", protocol, commands=router,
                         birth_info={"pipelines": {"pump-1": {"config_hash": "abc", "parent": None}}})
     pub.start()
-    assert pub.connected.wait(10)
-    time.sleep(0.3)  # SUBACK
+    assert pub.subscribed.wait(10), "the edge's command subscription was not acknowledged"
     hub = Hub(mosquitto.port)
     try:
         hub.wait(lambda: hub.births, "the retained birth")

@@ -4,7 +4,11 @@ import json
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # the demo subprocess alone may take up to its 180 s
 def test_demo_prints_summary_with_alert_after_onset_only():
     proc = subprocess.run(
         [sys.executable, "-m", "teachfab.cli", "demo", "--duration", "36", "--fault-at", "26", "--json",

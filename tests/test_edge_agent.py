@@ -10,6 +10,7 @@ import json
 
 import httpx
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.hub import HubServer
@@ -21,6 +22,7 @@ from simulators.opcua_server import SimulatorServer
 from simulators.regimes import RegimeEvent
 from simulators.rotating_machine import RotatingMachine
 from tests.conftest import OPERATOR, free_port, login_operator
+from tests.waiting import async_wait_until
 
 SHIFT_S = 14.0
 DEPLOYED = {"name": "bearing-quantile", "window": 2048, "warmup": 10, "feature_set": "bearing",
@@ -69,19 +71,40 @@ async def _session(mosquitto, tmp_path):
     try:
         async with httpx.AsyncClient(base_url=hub.url) as http:
             await login_operator(http)
-            await asyncio.sleep(3.0)
+
+            async def answered(bundle_id: str) -> dict | None:
+                """The edge's result for ``bundle_id`` once the hub stored it."""
+                detail = (await http.get("/api/edges/lab/edge-9")).json()
+                return {r["bundle_id"]: r for r in detail.get("command_results", [])}.get(bundle_id)
+
+            # commands reach the edge once it is subscribed; a snapshot of 0.5 s needs that much raw data
+            # (two 4096-sample windows at 12 kHz are more)
+            await async_wait_until(lambda: agent.publisher.subscribed.is_set() and agent.windows >= 2, 60,
+                                   what="the edge subscribed to commands, with 2 windows of data",
+                                   show=agent.health)
             good = _bundle(private, "deploy", "deploy-1", asset="pump-1", pipeline=DEPLOYED)
             tampered = json.loads(json.dumps(_bundle(private, "deploy", "deploy-2", asset="pump-1",
                                                      pipeline={**DEPLOYED, "warmup": 500})))
             tampered["payload"]["pipeline"]["threshold"] = 0.001  # changed after signing
             _publish(mosquitto.port, command_topic("lab", "edge-9", "deploy"), json.dumps(tampered).encode())
-            await asyncio.sleep(1.0)
+            await async_wait_until(lambda: answered("deploy-2"), 30, interval=0.2, what="the tampered deploy's result")
             hash_after_tampered = agent.pipelines["pump-1"].config.config_hash()
             _publish(mosquitto.port, command_topic("lab", "edge-9", "deploy"), json.dumps(good).encode())
-            await asyncio.sleep(1.0)
+            await async_wait_until(lambda: answered("deploy-1"), 30, interval=0.2, what="the signed deploy's result")
             snap = _bundle(private, "snapshot", "snap-1", asset="pump-1", channel="vibration_de", duration_s=0.5)
             _publish(mosquitto.port, command_topic("lab", "edge-9", "snapshot"), json.dumps(snap).encode())
-            await asyncio.sleep(SHIFT_S + 14.0 - 5.0)
+
+            async def all_arrived() -> bool:
+                """Everything the test checks is at the hub: the snapshot, the drift after the load shift."""
+                waveforms = (await http.get("/api/assets/lab/pump-1/waveforms")).json()
+                drift = (await http.get("/api/drift")).json()
+                rms_drift = any(d["target"] == "rms" and d["detector"] == "page_hinkley" for d in drift)
+                return bool(await answered("snap-1") and waveforms and rms_drift
+                            and agent.pipelines["pump-1"].windows > 10)
+
+            # the load drops at SHIFT_S on the simulator's real-time clock: drift follows some seconds later
+            await async_wait_until(all_arrived, SHIFT_S + 60, interval=0.5,
+                                   what="the snapshot and a drift event at the hub", show=agent.health)
             detail = (await http.get("/api/edges/lab/edge-9")).json()
             waveforms = (await http.get("/api/assets/lab/pump-1/waveforms")).json()
             drift = (await http.get("/api/drift")).json()
@@ -94,6 +117,8 @@ async def _session(mosquitto, tmp_path):
     return original, hash_after_tampered, agent, detail, waveforms, drift, quarantine, settings
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # its deadlines add up to ~200 s
 def test_signed_deploy_snapshot_drift_and_restart(mosquitto, tmp_path):
     original, after_tampered, agent, detail, waveforms, drift, quarantine, settings = asyncio.run(
         _session(mosquitto, tmp_path))

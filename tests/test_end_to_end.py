@@ -7,6 +7,7 @@ features, detector) → real Mosquitto → hub ingest → SQLite → HTTP API.
 import asyncio
 
 import httpx
+import pytest
 
 from cloud.hub import HubServer
 from cloud.settings import HubSettings
@@ -14,6 +15,7 @@ from edge_agent.agent import EdgeAgent, load_edge_settings
 from simulators.opcua_server import SimulatorServer
 from simulators.rotating_machine import FaultEvent, RotatingMachine
 from tests.conftest import OPERATOR, free_port, login_operator
+from tests.waiting import async_wait_until
 
 
 ONSET_S = 10.0
@@ -35,14 +37,25 @@ async def _scenario(broker_url: str, db_path: str):
     try:
         async with httpx.AsyncClient(base_url=hub.url) as http:
             await login_operator(http)
-            await asyncio.sleep(ONSET_S + 5.0)
+
+            async def detected() -> bool:
+                """An alert and at least 30 feature windows are at the hub (the fault starts at ONSET_S)."""
+                telemetry = (await http.get("/api/assets/lab/pump-1/telemetry")).json()
+                alerts = (await http.get("/api/alerts")).json()
+                return bool(alerts) and isinstance(telemetry, list) and len(telemetry) >= 30
+
+            await async_wait_until(detected, ONSET_S + 60, interval=0.5, what="an alert after the fault onset")
             online = (await http.get("/api/edges")).json()
             telemetry = (await http.get("/api/assets/lab/pump-1/telemetry")).json()
             alerts = (await http.get("/api/alerts")).json()
             stop.set()
             await edge_task
-            await asyncio.sleep(0.5)
-            offline = (await http.get("/api/edges")).json()
+
+            async def edges_offline():
+                edges = (await http.get("/api/edges")).json()
+                return edges if edges and all(e["state"] == "offline" for e in edges) else None
+
+            offline = await async_wait_until(edges_offline, 10, what="the edge's retained offline status")
             page = (await http.get("/")).text
             plotly = await http.get("/vendor/plotly.min.js")
     finally:
@@ -52,6 +65,7 @@ async def _scenario(broker_url: str, db_path: str):
     return sim.ground_truth(), online, telemetry, alerts, offline, page, plotly
 
 
+@pytest.mark.slow
 def test_fault_is_detected_after_onset_and_not_before(mosquitto, tmp_path):
     truth, online, telemetry, alerts, offline, page, plotly = asyncio.run(
         _scenario(mosquitto.url, str(tmp_path / "hub.sqlite")))

@@ -206,6 +206,7 @@ def _decode(stream: bytes, cuts=()) -> tuple[list[Frame], dict]:
     return frames + dec.flush(), dec.stats()
 
 
+@pytest.mark.slow
 def test_frame_decoder_fuzz_recovers_every_valid_frame():
     """10^4 generated streams (each many frames and garbage runs) through the decoder.
 
@@ -374,6 +375,7 @@ def _lines(fmt, stream, cuts=()):
     return [ln.values for ln in out], dec.stats()
 
 
+@pytest.mark.slow
 def test_line_decoder_fuzz_recovers_every_valid_line():
     """10^4 generated streams of lines (valid, '#'-corrupted, too long, garbage, blank).
 

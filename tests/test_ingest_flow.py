@@ -17,6 +17,7 @@ from cloud.settings import HubSettings
 from cloud.telemetry.live import Broadcaster
 from cloud.telemetry.store import SQLiteStore
 from tests.test_ingest_scaleout import features_payload, numbered_messages, publish_all
+from tests.waiting import wait_until
 
 TOPIC = "tf/v1/lab/{edge}/pump-1/features"
 
@@ -50,15 +51,6 @@ class BatchingStore(SQLiteStore):
         return super().write_many(messages)
 
 
-def wait_until(cond, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise TimeoutError("condition not met")
-
-
 @pytest.fixture
 def ingests():
     running: list[MqttIngest] = []
@@ -67,8 +59,7 @@ def ingests():
         ingest = MqttIngest(*args, **kwargs)
         ingest.start()
         running.append(ingest)
-        assert ingest.subscribed.wait(10)
-        time.sleep(0.2)  # SUBACK
+        assert ingest.subscribed.wait(10), "the broker did not acknowledge the hub's subscriptions"
         return ingest
 
     yield start
@@ -90,7 +81,7 @@ def test_full_queue_blocks_the_network_thread_and_loses_nothing(mosquitto, inges
     sampler = threading.Thread(target=sample)
     sampler.start()
     publish_all(mosquitto.url, numbered_messages(400))
-    wait_until(lambda: ingest.stored == 400)
+    wait_until(lambda: ingest.stored == 400, 30, 0.02, what="400 stored messages", show=ingest.stats)
     sampler_stop.set()
     sampler.join()
     assert max(depth) <= 20
@@ -102,7 +93,7 @@ def test_writes_go_through_write_many_in_batches(mosquitto, ingests):
     store = BatchingStore()
     ingest = ingests(mosquitto.url, store, Broadcaster(), "5", client_id="batch", batch_size=100, batch_ms=20)
     publish_all(mosquitto.url, numbered_messages(1000))
-    wait_until(lambda: ingest.stored == 1000)
+    wait_until(lambda: ingest.stored == 1000, 30, 0.02, what="1000 stored messages", show=ingest.stats)
     assert sum(store.batches) == 1000 and max(store.batches) <= 100
     assert len(store.batches) < 1000 / 5  # batched, not one by one
 
@@ -125,20 +116,20 @@ def test_sequence_gaps_open_and_late_arrivals_close_them(mosquitto, ingests):
     ingest = ingests(mosquitto.url, SQLiteStore(":memory:"), Broadcaster(), "5", client_id="gaps")
     topic = TOPIC.format(edge="e1")
     publish_all(mosquitto.url, [(topic, features_payload("e1", "b1", s)) for s in (1, 2, 3, 7, 8, 12)])
-    wait_until(lambda: ingest.stored == 6)
+    wait_until(lambda: ingest.stored == 6, 30, 0.02, what="6 stored messages", show=ingest.stats)
     gaps = ingest.stats()["gaps"]
     assert gaps["gaps_total"] == 2 and gaps["open_gaps"] == 2 and gaps["missing"] == 6
     assert gaps["last_gap"] == {"edge": "e1", "boot": "b1", "from": 9, "to": 11}
     # late (e.g. redelivered after a reconnect): fill the first gap and part of the second
     publish_all(mosquitto.url, [(topic, features_payload("e1", "b1", s)) for s in (4, 5, 6, 10, 3)])
-    wait_until(lambda: ingest.received == 11)
+    wait_until(lambda: ingest.received == 11, 30, 0.02, what="11 received messages", show=ingest.stats)
     gaps = ingest.stats()["gaps"]
     assert gaps["open_gaps"] == 2 and gaps["missing"] == 2  # 9 and 11 still missing
     assert ingest.duplicates == 1  # seq 3 again
     assert [(g.first, g.last) for g in ingest.gaps.open("e1", "b1")] == [(9, 9), (11, 11)]
     # a new boot starts a new stream: its first seq is the baseline, not a gap
     publish_all(mosquitto.url, [(topic, features_payload("e1", "b2", s)) for s in (40, 41)])
-    wait_until(lambda: ingest.received == 13)
+    wait_until(lambda: ingest.received == 13, 30, 0.02, what="13 received messages", show=ingest.stats)
     assert ingest.stats()["gaps"]["gaps_total"] == 2
     assert ingest.metrics.gaps._value.get() == 2 and ingest.metrics.gap_filled._value.get() == 4
 
@@ -156,7 +147,7 @@ def test_mqtt311_fallback_is_explicit_and_receives_all(mosquitto, ingests, caplo
     assert ingest.mode == "mqtt 3.1.1" and ingest.shared_group is None
     assert "has no shared subscriptions" in caplog.text
     publish_all(mosquitto.url, numbered_messages(300))
-    wait_until(lambda: ingest.stored == 300)
+    wait_until(lambda: ingest.stored == 300, 30, 0.02, what="300 stored messages", show=ingest.stats)
 
 
 @pytest.mark.parametrize("seed", range(5))

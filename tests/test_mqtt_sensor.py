@@ -16,7 +16,8 @@ from firmware_adapters.mqtt_sensor import MqttSensorConfig, PayloadMapper
 from firmware_adapters.registry import build_source, get_adapter
 from simulators.mqtt_sensor import MqttSensorPublisher
 from simulators.rotating_machine import RotatingMachine
-from tests.conftest import free_port, wait_for_port
+from tests.conftest import free_port
+from tests.waiting import async_wait_until, port_open, wait_until
 
 BLOCK_NS = 100_000_000
 
@@ -27,14 +28,16 @@ def sample_config(broker_url: str) -> dict:
     return config
 
 
-def restart_broker(broker) -> None:
-    """Stop the Mosquitto process and start a new one on the same port and config."""
+def restart_broker(broker, source) -> None:
+    """Stop the Mosquitto process; once ``source`` noticed, start a new one on the same port and config."""
+    lost = source.stats()["disconnects"]
     broker.proc.terminate()
     broker.proc.wait(timeout=10)
-    time.sleep(0.5)
+    wait_until(lambda: source.stats()["disconnects"] > lost, 10, what="the adapter to notice the broker is gone",
+               show=source.stats)
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     broker.proc = subprocess.Popen([exe, "-c", str(broker.conf)], stdout=broker.log, stderr=subprocess.STDOUT)
-    wait_for_port(broker.port)
+    wait_until(lambda: port_open(broker.port), 10, what=f"Mosquitto back on port {broker.port}")
 
 
 class Collector:
@@ -44,23 +47,23 @@ class Collector:
         self.source = source
         self.samples = []
         self.paused = asyncio.Event()
+        self.stall_until = lambda: True  # while paused, the consumer stalls until this holds
         self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
         async for s in self.source.samples():
             self.samples.append(s)
             if self.paused.is_set():
-                await asyncio.sleep(1.0)
+                await async_wait_until(self.stall_until, 10, what="the end of the stall", show=self.source.stats)
                 self.paused.clear()
 
     async def wait(self, predicate, timeout: float, what: str):
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}; stats {self.source.stats()}")
+        def holds():
             if self.task.done():
-                self.task.result()
-            await asyncio.sleep(0.05)
+                self.task.result()  # the consumer failed: raise its error here
+            return predicate()
+
+        await async_wait_until(holds, timeout, what=what, show=lambda: f"stats {self.source.stats()}")
 
     async def close(self) -> None:
         self.task.cancel()
@@ -177,7 +180,7 @@ def test_broker_restart_resubscribes_and_data_flows_again(mosquitto):
         await col.wait(source.connected.is_set, 10, "the adapter's subscription")
         async with MqttSensorPublisher([RotatingMachine("pump-1", seed=4)], mosquitto.url) as pub:
             await col.wait(lambda: len(col.samples) >= 8, 10, "the first blocks")
-            await asyncio.to_thread(restart_broker, mosquitto)
+            await asyncio.to_thread(restart_broker, mosquitto, source)
             restarted_ns = time.time_ns()
             await col.wait(lambda: any(s.channel == "vibration_de" and s.start_ns > restarted_ns
                                        for s in col.samples), 15, "data after the broker restart")
@@ -199,8 +202,10 @@ def test_full_queue_drops_are_counted_and_the_stream_goes_on(mosquitto):
         await col.wait(source.connected.is_set, 10, "the adapter's subscription")
         async with MqttSensorPublisher([RotatingMachine("pump-1")], mosquitto.url, block_s=0.02):
             await col.wait(lambda: len(col.samples) >= 1, 10, "a first block")
-            col.paused.set()  # the consumer stalls for 1 s: ~50 messages against a queue of 2
-            await col.wait(lambda: not col.paused.is_set(), 5, "the stall to end")
+            # the consumer stalls until the adapter dropped 20 messages (50 a second arrive against a queue of 2)
+            col.stall_until = lambda: source.stats()["dropped"] >= 20
+            col.paused.set()
+            await col.wait(lambda: not col.paused.is_set(), 15, "the stall to end")
             n = len(col.samples)
             await col.wait(lambda: len(col.samples) >= n + 20, 10, "blocks after the stall")
         await col.close()

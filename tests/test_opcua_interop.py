@@ -50,7 +50,10 @@ def test_adapter_reads_and_subscribes_to_node_opcua(node_opcua_server, mode):
                           rate_node="Pump.SampleRate", units={"vibration": "g", "temperature": "degC"})
     else:
         cfg = OpcUaConfig(url=url, asset="pump", namespace="urn:teachfab:interop", browse_path="Pump")
-    samples = asyncio.run(collect_samples(OpcUaSource(cfg), 3.0))
+    def enough(got):
+        return sum(s.channel == "vibration" for s in got) >= 15 and any(s.channel == "temperature" for s in got)
+
+    samples = asyncio.run(collect_samples(OpcUaSource(cfg), enough, what="15 vibration blocks and a temperature"))
     vib = [s for s in samples if s.channel == "vibration"]
     temp = [s for s in samples if s.channel == "temperature"]
     assert len(vib) >= 15 and temp

@@ -183,7 +183,7 @@ def test_cwru_fast_replay_delivers_the_whole_record_with_exact_times():
     t0 = time.monotonic()
     samples = collect(src)
     elapsed = time.monotonic() - t0
-    assert elapsed < 5.0  # 10.2 s of recording, as fast as possible
+    assert elapsed < 5.0  # 10.2 s of recording, as fast as possible (it takes well under a second)
     de = [s for s in samples if s.channel == "vibration_de"]
     assert len(de) == 102 and [s.start_ns for s in de] == [EPOCH + k * 100_000_000 for k in range(102)]
     assert np.array_equal(np.concatenate([s.values for s in de]), truth["X130_DE_time"].ravel())
@@ -197,16 +197,17 @@ def test_cwru_fast_replay_delivers_the_whole_record_with_exact_times():
 # ---------------------------------------------------------------- pacing, range, loop, epoch
 
 def test_realtime_pacing_follows_the_recording_rate():
+    # pacing can only be late, never early: the lower bounds are exact, the upper ones allow a loaded machine
     src = replay(CWRU / "OR007_6_0.mat", {"vibration_de": "DE"}, rate=12000, pace="realtime", block_size=1200)
     t0 = time.monotonic()
-    samples = collect(src, limit=6)  # 6 blocks of 0.1 s: the last leaves 0.6 s after the start
+    samples = collect(src, limit=11)  # 11 blocks of 0.1 s: the last leaves 1.1 s after the start
     elapsed = time.monotonic() - t0
-    assert 0.5 <= elapsed < 4.0
-    assert [s.start_ns - EPOCH for s in samples] == [k * 100_000_000 for k in range(6)]
+    assert 1.0 <= elapsed < 10.0
+    assert [s.start_ns - EPOCH for s in samples] == [k * 100_000_000 for k in range(11)]
     fast = replay(CWRU / "OR007_6_0.mat", {"vibration_de": "DE"}, rate=12000, pace="realtime", speed=4.0)
     t0 = time.monotonic()
-    collect(fast, limit=6)
-    assert 0.12 <= time.monotonic() - t0 < elapsed  # four times faster
+    collect(fast, limit=11)
+    assert 0.25 <= time.monotonic() - t0 < elapsed  # four times faster: 0.275 s against at least 1.1 s
 
 
 def test_range_in_seconds_and_fractions():

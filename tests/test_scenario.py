@@ -123,6 +123,7 @@ def _index_of(twin: np.ndarray, block: np.ndarray) -> int:
     raise AssertionError("block not found in the twin's signal")
 
 
+@pytest.mark.slow
 def test_sim_run_serves_one_scenario_over_opcua_serial_and_mqtt_with_the_same_samples(mosquitto, tmp_path):
     """Every protocol carries the scenario's own samples, stamped on the scenario clock."""
     twin = np.concatenate([d["pump-1"]["vibration_de"] for _, d in load_scenario(SMALL).run(0.1, duration_s=12.0)])
@@ -151,6 +152,7 @@ def test_sim_run_serves_one_scenario_over_opcua_serial_and_mqtt_with_the_same_sa
                 assert s.start_ns > due_ns - 0.2e9
 
 
+@pytest.mark.slow
 def test_sim_run_command_line(tmp_path):
     truth = tmp_path / "truth.json"
     t0 = time.time_ns()

@@ -14,6 +14,7 @@ from firmware_adapters.serial_frame import SerialFrameConfig, SerialFrameSource
 from firmware_adapters.serial_line import SerialLineConfig, SerialLineSource, Timeline
 from simulators.rotating_machine import RotatingMachine
 from simulators.serial_server import SerialServer
+from tests.waiting import async_wait_until
 
 
 class Reader:
@@ -37,21 +38,15 @@ class Reader:
             await self.task
 
 
-async def until(predicate, what: str, timeout: float = 20.0) -> None:
-    """Wait for ``predicate()``; a generous functional deadline, not a timing assertion."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+WAIT_S = 20.0  # a generous functional deadline, not a timing assertion
 
 
 async def started(sim: SerialServer, extra: dict | None = None) -> Reader:
     """Open the adapter on the server's pty before any data flows, then start the stream."""
     sim.plug()
     reader = Reader(build_source(sim.adapter, {**sim.source_config(), **(extra or {})}))
-    await until(lambda: reader.source.stats()["opens"] >= 1, "the adapter to open the port")
+    await async_wait_until(lambda: reader.source.stats()["opens"] >= 1, WAIT_S, 0.02,
+                           what="the adapter to open the port")
     await sim.start()
     return reader
 
@@ -144,7 +139,8 @@ def test_binary_frames_match_the_simulator_and_losses_are_counted():
                            frame_samples=m, drop_rate=0.08, corrupt_rate=0.08, garbage_rate=0.1, seed=11)
         reader = await started(sim, {"clock_tolerance_s": 1e6})  # as fast as possible: keep one clock
         sent = lambda: sum(1 for _, status in sim.history if status == "sent")  # noqa: E731
-        await until(lambda: sim.done and reader.source.stats()["frames"] == sent(), "every intact frame")
+        await async_wait_until(lambda: sim.done and reader.source.stats()["frames"] == sent(), WAIT_S, 0.02,
+                               what="every intact frame")
         await reader.close()
         await sim.stop()
         return sim, reader
@@ -183,8 +179,8 @@ def test_csv_lines_in_real_time_match_the_simulator_in_contiguous_blocks():
     async def main():
         sim = SerialServer(RotatingMachine("fan-1", seed=2), framing="csv", realtime=True, steps=steps)
         reader = await started(sim)
-        await until(lambda: sim.done and sum(s.values.size for s in reader.samples) >= steps * 1200,
-                    "all rows of the run")
+        await async_wait_until(lambda: sim.done and sum(s.values.size for s in reader.samples) >= steps * 1200,
+                               WAIT_S, 0.02, what="all rows of the run")
         await reader.close()
         await sim.stop()
         return sim, reader
@@ -211,8 +207,11 @@ def test_json_lines_with_faults_count_gaps_garbage_and_keep_going():
                            drop_rate=0.02, corrupt_rate=0.02, garbage_rate=0.02, seed=3)
         reader = await started(sim, {"clock_tolerance_s": 1e6})
         sent = lambda: sum(1 for _, status in sim.history if status == "sent")  # noqa: E731
-        await until(lambda: sim.done and reader.source.stats()["lines"] >= sent() - 1, "every intact line")
-        await asyncio.sleep(0.5)  # the idle flush emits the last partial block
+        await async_wait_until(lambda: sim.done and reader.source.stats()["lines"] >= sent() - 1, WAIT_S, 0.02,
+                               what="every intact line")
+        # the idle flush emits the last partial block: then every line counted is in a sample
+        await async_wait_until(lambda: sum(b.values.size for b in reader.samples) >= reader.source.stats()["lines"],
+                               WAIT_S, 0.02, what="the idle flush of the last partial block")
         await reader.close()
         await sim.stop()
         return sim, reader
@@ -248,7 +247,8 @@ def test_scalar_channels_as_json_lines_one_row_per_step():
         sim = SerialServer(RotatingMachine("oven-1", seed=1), framing="json", realtime=False, steps=30,
                            channels=["temperature", "shaft_speed"])
         reader = await started(sim)
-        await until(lambda: sim.done and reader.source.stats()["lines"] >= 29, "the rows")
+        await async_wait_until(lambda: sim.done and reader.source.stats()["lines"] >= 29, WAIT_S, 0.02,
+                               what="the rows")
         await reader.close()
         await sim.stop()
         return sim, reader
@@ -270,13 +270,14 @@ def test_port_unplugged_mid_stream_is_reopened_and_the_gap_counted(tmp_path):
         sim = SerialServer(RotatingMachine("press-1", seed=7), framing="frame", realtime=True, link=link)
         reader = await started(sim, {"reopen_max_s": 0.2, "clock_tolerance_s": 5.0})
         src = reader.source
-        await until(lambda: len(reader.samples) >= 10, "frames before the unplug")
+        await async_wait_until(lambda: len(reader.samples) >= 10, WAIT_S, 0.02, what="frames before the unplug")
         sim.unplug()
-        await until(lambda: src.stats()["port_errors"] >= 2, "the adapter to notice and fail to reopen")
+        await async_wait_until(lambda: src.stats()["port_errors"] >= 2, WAIT_S, 0.02,
+                               what="the adapter to notice and fail to reopen")
         before = len(reader.samples)
         sim.plug()
-        await until(lambda: src.stats()["reopens"] == 1 and len(reader.samples) >= before + 10,
-                    "frames after the replug")
+        await async_wait_until(lambda: src.stats()["reopens"] == 1 and len(reader.samples) >= before + 10,
+                               WAIT_S, 0.02, what="frames after the replug")
         await reader.close()
         await sim.stop()
         return sim, reader, before
@@ -297,12 +298,13 @@ def test_a_stalled_consumer_loses_bytes_but_not_the_stream():
         sim = SerialServer(RotatingMachine("mill-1", seed=8), framing="frame", realtime=True)
         reader = await started(sim, {"max_buffer_bytes": 4096})
         src = reader.source
-        await until(lambda: len(reader.samples) >= 3, "first frames")
-        reader.paused.clear()  # the consumer stalls, as during a long model compile
-        await asyncio.sleep(0.6)
+        await async_wait_until(lambda: len(reader.samples) >= 3, WAIT_S, 0.02, what="first frames")
+        reader.paused.clear()  # the consumer stalls, as during a long model compile, until bytes overflow
+        await async_wait_until(lambda: src.stats()["overflow_bytes"] > 4096, WAIT_S, 0.02,
+                               what="bytes lost to the full buffer")
         reader.paused.set()
         n = len(reader.samples)
-        await until(lambda: len(reader.samples) >= n + 10, "frames after the stall")
+        await async_wait_until(lambda: len(reader.samples) >= n + 10, WAIT_S, 0.02, what="frames after the stall")
         await reader.close()
         await sim.stop()
         return src

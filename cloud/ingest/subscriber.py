@@ -138,7 +138,7 @@ class MqttIngest:
         self.metrics = metrics or IngestMetrics()
         self.gaps = SequenceTracker() if (track_gaps if track_gaps is not None else not shared_group) else None
         self.received = self.stored = self.duplicates = self.quarantined = self.batches = 0
-        self.subscribed = threading.Event()
+        self.subscribed = threading.Event()  # set when the broker acknowledged the subscriptions (SUBACK)
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._gen = 0
         self._stopping = threading.Event()
@@ -150,6 +150,7 @@ class MqttIngest:
         self._client.manual_ack_set(True)  # PUBACK only after the store committed
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         self._client.on_unsubscribe = lambda *a: self._unsubscribed.set()
         self._client.reconnect_delay_set(0.5, 5)
 
@@ -199,7 +200,14 @@ class MqttIngest:
             return
         self._gen += 1
         client.subscribe([(self._topic(t), 1) for t in TOPICS])
-        self.subscribed.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            log.error("hub: broker %s:%d refused subscriptions (%s); check its ACL", self.host, self.port,
+                      ", ".join(refused))
+            return
+        self.subscribed.set()  # the broker acknowledged: from now on nothing published is missed
         log.info("hub: subscribed to %s:%d (%s)", self.host, self.port, self.mode)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
