@@ -34,6 +34,7 @@ def chart_ids(page) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.browser
 def test_mentor_page_charts_update_live(mosquitto, tmp_path, monkeypatch):
     from playwright.sync_api import sync_playwright
 

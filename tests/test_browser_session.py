@@ -164,6 +164,7 @@ def _login(page, email: str, password: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.browser
 def test_learner_session_page(mosquitto, tmp_path):
     from playwright.sync_api import sync_playwright
 

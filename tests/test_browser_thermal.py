@@ -33,6 +33,7 @@ def _wait_for_more_values(page, chart: str, than: int, timeout_s: float) -> None
 
 
 @pytest.mark.slow
+@pytest.mark.browser
 def test_mentor_page_charts_thermal_features(mosquitto, tmp_path):
     from playwright.sync_api import sync_playwright
 
