@@ -35,7 +35,7 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from cloud.hub import HubServer  # noqa: E402
 from cloud.settings import HubSettings  # noqa: E402
-from tests.conftest import Mosquitto, free_port  # noqa: E402
+from tests.servers import Mosquitto, free_port  # noqa: E402
 
 SITE, ASSET = "bench", "pump-1"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -38,7 +38,7 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from edge_agent.outbox import Outbox  # noqa: E402
 from edge_agent.publisher import MqttPublisher  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from tests.servers import free_port  # noqa: E402
 from tests.waiting import port_open, wait_until  # noqa: E402
 
 FEATURES = ["rms", "peak", "crest", "kurtosis", "skewness", "env_bpfo", "env_bpfi", "env_bsf",

@@ -10,7 +10,7 @@ from cloud.settings import HubSettings
 from edge_agent.agent import EdgeAgent, load_edge_settings
 from simulators.opcua_server import SimulatorServer
 from simulators.rotating_machine import FaultEvent, RotatingMachine
-from tests.conftest import free_port
+from tests.servers import free_port
 
 
 class Stack:
