@@ -45,7 +45,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from edge_agent.pipeline import PipelineConfig
 from labs.documents import Charter, Rubric
-from simulators.scenario import Scenario, ScenarioError, list_examples, load_scenario
+from labs.variants import VariantRanges, corners, draw_variant
+from labs.variants import problems as variant_problems
+from simulators.scenario import Scenario, ScenarioError, list_examples, load_scenario, scenario_document
 
 #: Folder of the lab packs shipped with TeachFab.
 PACKS_DIR = Path(__file__).with_name("packs")
@@ -155,6 +157,9 @@ class ScenarioRef(_Strict):
     assets: list[str] = Field(min_length=1)
     hide_ground_truth: bool = True
     notes: str = ""
+    variants: VariantRanges | None = Field(
+        None, description="ranges of the assessed variant the hub draws per session (labs/variants.py); "
+                          "without them a session runs the public script")
 
 
 # -------------------------------------------------------------------- pack
@@ -183,9 +188,16 @@ class Pack:
         """The pack id (also its folder name)."""
         return self.meta.id
 
-    def load_scenario(self) -> Scenario:
-        """The simulator scenario a session of this pack runs (fresh, at t = 0)."""
-        return load_scenario(self.scenario.scenario)
+    def load_scenario(self, document: dict | None = None) -> Scenario:
+        """The simulator scenario of this pack (fresh, at t = 0): the public script, or ``document`` (a variant)."""
+        return load_scenario(document if document is not None else self.scenario.scenario)
+
+    def variant(self, seed: int) -> tuple[dict, dict] | None:
+        """The assessed variant ``seed`` draws (scenario document, what was drawn), or ``None`` when the pack
+        declares no variants (its sessions run the public script)."""
+        if self.scenario.variants is None:
+            return None
+        return draw_variant(scenario_document(self.scenario.scenario)[0], self.scenario.variants, seed)
 
     def acceptance_criteria(self, include_optional: bool = False) -> list[dict]:
         """The charter's criteria as ``{metric, op, value}`` dicts for
@@ -288,6 +300,21 @@ def _cross_check(folder: Path, meta: PackMeta | None, charter: Charter | None, p
                     if a not in ids:
                         errors.append(f"charter.yaml: scope.assets[{i}] = {a!r}: not in scenario "
                                       f"{scen.scenario!r}; it has {ids}")
+                if scen.variants is not None:
+                    errors.extend(_variant_errors(scen))
+
+
+def _variant_errors(scen: ScenarioRef) -> list[str]:
+    """The declared variant ranges must fit the scenario, and its extreme variants must load."""
+    base = scenario_document(scen.scenario)[0]
+    found = [f"scenario.yaml: {p}" for p in variant_problems(base, scen.variants)]
+    if not found:
+        for extreme in corners(scen.variants):
+            try:
+                load_scenario(draw_variant(base, extreme, seed=0)[0])
+            except ScenarioError as exc:
+                found += [f"scenario.yaml: variants: an extreme variant does not load: {e}" for e in exc.errors]
+    return found
 
 
 def load_pack(id_or_path: str | Path) -> Pack:

@@ -29,16 +29,19 @@ EPOCH_NS = 1_767_225_600 * 10**9
 
 
 def rehearse(pack_id: str, pipeline: dict | None = None, duration_s: float | None = None,
-             step_s: float = 0.1) -> dict:
+             step_s: float = 0.1, scenario_doc: dict | None = None) -> dict:
     """Run the pack's scenario through ``pipeline`` (default: the pack's starter) and score it.
 
+    Learners rehearse the pack's public script; ``scenario_doc`` runs another
+    document instead, e.g. one of the pack's assessed variants when an author
+    checks that the starter meets the charter over the whole range.
     Returns the evidence of each learner asset (see
     :func:`labs.evidence.score_session`), the acceptance verdict
     and the pipeline's description (name, hash, lineage).
     """
     pack = load_pack(pack_id)
     cfg = PipelineConfig(**pipeline) if pipeline is not None else pack.starter_pipeline
-    scenario = load_scenario(pack.scenario.scenario)
+    scenario = load_scenario(scenario_doc if scenario_doc is not None else pack.scenario.scenario)
     duration = duration_s or scenario.duration_s
     if duration is None:
         raise ValueError(f"scenario {scenario.name!r} has no duration_s; pass duration_s")

@@ -45,7 +45,6 @@ from simulators.thermal import ThermalAsset
 EXAMPLES_DIR = Path(__file__).with_name("scenarios")
 
 
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -398,6 +397,28 @@ def _cross_check(spec: ScenarioSpec) -> list[str]:
     return errors
 
 
+def scenario_document(source: str | Path | Mapping[str, Any]) -> tuple[dict, str]:
+    """The parsed scenario document of ``source`` (a YAML file, a shipped example's name or a mapping) and
+    where it came from; :class:`ScenarioError` when it cannot be read."""
+    if isinstance(source, Mapping):
+        return dict(source), "<dict>"
+    if not isinstance(source, (str, Path)):
+        raise TypeError(f"load_scenario needs a path or a mapping, got {type(source).__name__}")
+    path = Path(source)
+    if not path.exists() and (EXAMPLES_DIR / f"{source}.yaml").exists():
+        path = EXAMPLES_DIR / f"{source}.yaml"
+    where = str(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(where, [f"file not found; shipped examples: {list_examples()}"]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(where, [f"not valid YAML: {exc}"]) from None
+    if not isinstance(doc, Mapping):
+        raise ScenarioError(where, [f"top level must be a mapping of fields, got {type(doc).__name__}"])
+    return dict(doc), where
+
+
 def load_scenario(source: str | Path | Mapping[str, Any]) -> Scenario:
     """Load, validate and build a scenario from a YAML file or a dict.
 
@@ -412,23 +433,7 @@ def load_scenario(source: str | Path | Mapping[str, Any]) -> Scenario:
     ScenarioError
         With every problem found, each naming its field, value and what was expected.
     """
-    if isinstance(source, Mapping):
-        doc, where = dict(source), "<dict>"
-    elif isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.exists() and (EXAMPLES_DIR / f"{source}.yaml").exists():
-            path = EXAMPLES_DIR / f"{source}.yaml"
-        where = str(path)
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ScenarioError(where, [f"file not found; shipped examples: {list_examples()}"]) from None
-        except yaml.YAMLError as exc:
-            raise ScenarioError(where, [f"not valid YAML: {exc}"]) from None
-        if not isinstance(doc, Mapping):
-            raise ScenarioError(where, [f"top level must be a mapping of fields, got {type(doc).__name__}"])
-    else:
-        raise TypeError(f"load_scenario needs a path or a mapping, got {type(source).__name__}")
+    doc, where = scenario_document(source)
     try:
         spec = ScenarioSpec.model_validate(doc)
     except ValidationError as exc:

@@ -32,7 +32,7 @@ async def serve_session(spec: SessionSpec, broker: str, hub_keys: str, mqtt_prot
                         stop: asyncio.Event | None = None, ready: Callable[[dict], None] | None = None) -> None:
     """Serve the session's scenario over OPC UA and run its edge agent until ``stop`` is set."""
     stop = stop or asyncio.Event()
-    scenario = load_scenario(spec.scenario)
+    scenario = load_scenario(spec.scenario_doc if spec.scenario_doc is not None else spec.scenario)
     assets = [a for a in scenario.restart().assets if a.asset in spec.assets]
     block_s = min(MAX_BLOCK_S, 0.1 * max(1.0, spec.speed))
     async with SimulatorServer(assets, port=0, epoch_ns=spec.start_ns, speed=spec.speed, block_s=block_s) as sim:

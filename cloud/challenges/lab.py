@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +54,8 @@ class LabService:
     def __init__(self, db_sessions: sessionmaker[Session], store: TelemetryStore, signer: CommandSigner | None,
                  runner: LabRunner | None = None) -> None:
         self.db_sessions, self.store, self.signer, self.runner = db_sessions, store, signer, runner
+        #: draws each session's variant seed; secret by default (tests replace it to replay a known variant)
+        self.variant_seed: Callable[[], int] = lambda: secrets.randbelow(2**31)
 
     def _require_runner(self) -> LabRunner:
         if self.runner is None:
@@ -70,7 +74,8 @@ class LabService:
 
         def record() -> tuple[int, SessionSpec]:
             with self.db_sessions() as db:
-                row = sessions.start_session(db, challenge_id, team_id, db.get(User, user_id), speed)
+                row = sessions.start_session(db, challenge_id, team_id, db.get(User, user_id), speed,
+                                             variant_seed=self.variant_seed())
                 return row.id, spec_of(row)
 
         session_id, spec = await asyncio.to_thread(record)
@@ -161,4 +166,4 @@ def spec_of(session: LabSession) -> SessionSpec:
     pipelines.update({d.asset: d.pipeline for d in session.deployments})  # the newest per asset wins
     started = session.start_ns if session.deployments else None  # None: t = 0 when the simulator serves
     return SessionSpec(session.id, session.site, session.edge, session.scenario, list(session.assets),
-                       started, session.speed, session.duration_s, pipelines)
+                       started, session.speed, session.duration_s, pipelines, sessions.scenario_document(session))

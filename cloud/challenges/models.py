@@ -166,6 +166,8 @@ class LabSession(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     end_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     ground_truth: Mapped[list] = mapped_column(JSON)
+    #: the assessed variant the hub drew (seed and drawn values), hidden like the ground truth; None: the public script
+    variant: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")
     challenge: Mapped[Challenge] = relationship()
     team: Mapped[Team] = relationship()

@@ -64,6 +64,7 @@ class SessionSpec:
     speed: float
     duration_s: float
     pipelines: dict[str, dict]
+    scenario_doc: dict | None = None  # the drawn assessed variant; None: the shipped script named by ``scenario``
 
 
 @dataclass

@@ -256,6 +256,8 @@ class SessionView(BaseModel):
     closed_at: str | None
     error: str | None
     ground_truth: list[dict[str, Any]] | None = Field(description="hidden (None) from learners until the close")
+    variant: dict[str, Any] | None = Field(None, description="the assessed variant the hub drew (seed, drawn onset, "
+                                                             "severity, timings); hidden like the ground truth")
     deployments: list[DeploymentView]
     evidence: list[EvidenceSummary]
 

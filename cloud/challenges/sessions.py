@@ -17,6 +17,7 @@ and the whole session, so nothing is hidden. Each part names the pipeline
 from __future__ import annotations
 
 import functools
+import secrets
 import time
 
 from pydantic import ValidationError
@@ -61,11 +62,17 @@ def is_team_member(db: Session, session: LabSession, user_id: int) -> bool:
 
 
 def start_session(db: Session, challenge_id: int, team_id: int, user: User, speed: float = 1.0,
-                  start_ns: int | None = None) -> LabSession:
+                  start_ns: int | None = None, variant_seed: int | None = None,
+                  public_script: bool = False) -> LabSession:
     """Record a new running session of the challenge's pack for ``team_id``.
 
-    Registers the session's site, assets, sensors and edge. The runner then
-    starts it and :func:`mark_started` records when the scenario's t = 0
+    Registers the session's site, assets, sensors and edge. When the pack
+    declares variants, the session runs the assessed variant drawn from
+    ``variant_seed`` (default: a fresh secret one; :mod:`labs.variants`),
+    hidden from learners until the close like the ground truth;
+    ``public_script`` runs the pack's published script instead (code only —
+    replays and tests whose timings must be known; no route offers it). The runner
+    then starts it and :func:`mark_started` records when the scenario's t = 0
     really was; with ``start_ns`` given the session is marked started at once
     (tests, replays).
     """
@@ -80,12 +87,14 @@ def start_session(db: Session, challenge_id: int, team_id: int, user: User, spee
     if team_id not in {t.id for t in challenge.teams}:
         raise ChallengeError(f"team {team_id} does not work on challenge {challenge_id}")
     pack = load_pack(charter.pack_id)
-    scenario = pack.load_scenario()
+    drawn = None if public_script else pack.variant(secrets.randbelow(2**31) if variant_seed is None else variant_seed)
+    variant = None if drawn is None else {"seed": drawn[1]["seed"], "drawn": drawn[1], "document": drawn[0]}
+    scenario = pack.load_scenario(None if variant is None else variant["document"])
     provisional = time.time_ns() if start_ns is None else start_ns  # until mark_started
     session = LabSession(challenge_id=challenge_id, team_id=team_id, pack_id=pack.id, scenario=pack.scenario.scenario,
                          site="pending", edge="pending", assets=list(pack.scenario.assets), speed=speed,
                          started_by=user.id, start_ns=provisional, duration_s=float(scenario.duration_s or 3600.0),
-                         ground_truth=scenario.ground_truth_ns(provisional))
+                         ground_truth=scenario.ground_truth_ns(provisional), variant=variant)
     db.add(session)
     db.flush()
     session.site, session.edge = session_names(session.id)
@@ -109,18 +118,29 @@ def starter_pipelines(session: LabSession) -> dict[str, dict]:
     return {a: starter for a in session.assets}
 
 
+def scenario_document(session: LabSession) -> dict | None:
+    """The scenario document the session's simulator runs: its drawn variant, or ``None`` for the public script."""
+    return None if session.variant is None else session.variant["document"]
+
+
 def mark_started(db: Session, session: LabSession, start_ns: int) -> LabSession:
-    """The scenario's t = 0 was ``start_ns``: fix the session clock, the ground truth and deployment 0."""
+    """The scenario's t = 0 was ``start_ns``: fix the session clock, the ground truth and deployment 0.
+
+    The ledger entry commits to the ground truth and the variant (their
+    SHA-256) before anyone works on the session, so neither can be changed
+    afterwards without detection.
+    """
     session.start_ns = start_ns
     pack = load_pack(session.pack_id)
-    session.ground_truth = pack.load_scenario().ground_truth_ns(start_ns)
+    session.ground_truth = pack.load_scenario(scenario_document(session)).ground_truth_ns(start_ns)
     starter = pack.starter_pipeline
     for asset in session.assets:
         _record_deployment(db, session, None, asset, starter, None, start_ns)
     ledger.append(db, "session_started", f"session:{session.id}",
                   {"challenge": session.challenge_id, "team": session.team_id, "pack": session.pack_id,
                    "scenario": session.scenario, "start_ns": start_ns, "speed": session.speed,
-                   "by": session.started_by, "ground_truth_sha256": ledger.sha256_of(session.ground_truth)})
+                   "by": session.started_by, "ground_truth_sha256": ledger.sha256_of(session.ground_truth),
+                   "variant_sha256": None if session.variant is None else ledger.sha256_of(session.variant)})
     db.commit()
     return session
 
@@ -308,6 +328,8 @@ def evidence_document(session: LabSession, asset: str, deployments: list[Deploym
     return {"session": session.id, "kind": session.kind, "challenge": session.challenge_id, "team": session.team_id,
             "pack": session.pack_id or None, "scenario": session.scenario, "asset": asset, "site": session.site,
             "start_ns": start, "end_ns": end, "speed": session.speed, "ground_truth": truth,
+            "variant": None if session.variant is None else {"seed": session.variant["seed"],
+                                                             "drawn": session.variant["drawn"]},
             "acceptance_criteria": criteria, "final": segments[-1] if segments else None,
             "segments": segments, "whole_session": {"evidence": whole,
                                                     "acceptance": check_acceptance(whole, criteria)},
@@ -369,6 +391,8 @@ def view(session: LabSession, show_truth: bool) -> dict:
             "closed_at": None if session.closed_at is None else iso_utc(session.closed_at),
             "error": session.error or None,
             "ground_truth": session.ground_truth if show_truth else None,
+            "variant": None if session.variant is None or not show_truth else
+            {"seed": session.variant["seed"], "drawn": session.variant["drawn"]},
             "deployments": [{**_pipeline_ref(d), "asset": d.asset, "active_ns": d.active_ns,
                              "created_at": iso_utc(d.created_at), "bundle_id": d.bundle_id,
                              "pipeline": d.pipeline} for d in session.deployments],

@@ -336,6 +336,12 @@ function renderTruth() {
     el("td", { class: "from" }, fmtT(e.start_ns)),
     el("td", {}, e.end_ns === null || e.end_ns === undefined ? "the end" : fmtT(e.end_ns))));
   $("truth").replaceChildren(...rows);
+  const variant = session.variant;
+  $("truth-variant").hidden = !variant;
+  if (variant) {
+    $("truth-variant").textContent = `This session ran an assessed variant the hub drew (seed ${variant.seed}): ` +
+      "its onsets and timings differ from the pack's public script, which is what rehearsal runs.";
+  }
   drawShapes();
 }
 

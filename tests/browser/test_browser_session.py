@@ -34,7 +34,7 @@ from tests.servers import free_port
 ROOT = Path(__file__).resolve().parents[2]
 PACK = "outer-race-early"
 SPEED = 20.0          # scenario seconds per wall second: the 600 s scenario lasts 30 s
-CLOSE_AT_S = 330.0    # scenario time at which the mentor closes the session (spall from 240 s)
+AFTER_ONSET_S = 90.0  # the mentor closes the session this long (scenario time) after its variant's spall onset
 
 
 def js(value) -> str:
@@ -218,7 +218,10 @@ def test_learner_session_page(mosquitto, tmp_path):
                 assert page.locator("#truth tr").count() == 0
                 assert "t = " not in page.inner_text("#truth-card")
                 assert api(f"/api/sessions/{sid}")["ground_truth"] is None  # staff see it, learners do not
-                assert api(f"/api/sessions/{sid}", as_mentor)["ground_truth"]
+                staff_view = api(f"/api/sessions/{sid}", as_mentor)
+                assert staff_view["ground_truth"] and staff_view["variant"]  # the assessed variant, staff only
+                onset_s = staff_view["variant"]["drawn"]["faults"]["0"]["start_s"]
+                close_at_s = onset_s + AFTER_ONSET_S
                 assert page.is_hidden("#evidence-card")
 
                 # --- the lineage so far, and the deploy form prefilled with the current pipeline ---------
@@ -255,10 +258,10 @@ def test_learner_session_page(mosquitto, tmp_path):
                 assert json.loads(page.input_value("#deploy-pipeline"))["name"] == "learner1-spall-watch"
 
                 # --- the mentor closes the session after the spall's onset -----------------------------
-                # once the page shows a window from past CLOSE_AT_S (on a busy machine the data may lag the clock)
-                close_ns = sess["start_ns"] + int(CLOSE_AT_S * 1e9)
+                # once the page shows a window from past the close time (on a busy machine the data may lag the clock)
+                close_ns = sess["start_ns"] + int(close_at_s * 1e9)
                 page.wait_for_function(f"Number(document.getElementById('live-t').dataset.ts) >= {close_ns}",
-                                       timeout=(CLOSE_AT_S / SPEED + 30) * 1e3)
+                                       timeout=(close_at_s / SPEED + 30) * 1e3)
                 started = time.monotonic()
                 closed = http.post(f"/api/sessions/{sid}/close", headers=as_mentor)
                 print(f"close took {time.monotonic() - started:.1f} s")
@@ -298,7 +301,7 @@ def test_learner_session_page(mosquitto, tmp_path):
                       f"acceptance {met(final['acceptance']['met'])}")
 
                 assert page.is_hidden("#truth-hidden") and page.locator("#truth tr").count() == len(truth) >= 2
-                assert page.inner_text("#truth tr[data-event='outer_race'] .from") == "t = 240 s"
+                assert page.inner_text("#truth tr[data-event='outer_race'] .from") == f"t = {onset_s:g} s"
                 assert page.is_hidden("#deploy") and page.is_visible("#deploy-closed")
                 alerts = api(f"/api/alerts?site=session-{sid}&asset=pump-1&limit=500")
                 page.wait_for_function(f"document.getElementById('n-alerts').textContent === '{len(alerts)}'",

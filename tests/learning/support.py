@@ -70,10 +70,11 @@ def recorded_telemetry(session: LabSession, alerts=(), drift=(), accepted=(), as
 def run_session(db, p, challenge_id: int, alerts_s=(250.0,), close_s: float = 330.0) -> LabSession:
     """Start a session of Team Ana at :data:`T0`, close it ``close_s`` scenario seconds later.
 
-    The session's edge raised alerts at ``alerts_s`` (scenario seconds): by
+    It runs the pack's public script (not a drawn variant), so its timings are
+    known: the session's edge raised alerts at ``alerts_s`` (scenario seconds): by
     default one 10 s after the spall's onset at 240 s, which meets the pack's
     acceptance criteria.
     """
-    session = sessions.start_session(db, challenge_id, p.team.id, p.mentor, start_ns=T0)
+    session = sessions.start_session(db, challenge_id, p.team.id, p.mentor, start_ns=T0, public_script=True)
     store = recorded_telemetry(session, alerts=[(T0 + int(t * S), session.edge) for t in alerts_s])
     return sessions.close_session(db, session, store, p.mentor, wall_ns=T0 + int(close_s * S))

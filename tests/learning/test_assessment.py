@@ -39,7 +39,7 @@ def scored(db, p, session_id: int, academic: dict, industrial: dict) -> dict:  #
 def test_scores_wait_for_the_closed_session_and_come_from_its_assessors(db, people):  # noqa: F811
     p = people
     c = active_challenge(db, p)
-    running = sessions.start_session(db, c.id, p.team.id, p.mentor, start_ns=T0)
+    running = sessions.start_session(db, c.id, p.team.id, p.mentor, start_ns=T0, public_script=True)
     with pytest.raises(ChallengeError, match=f"session {running.id} is running; assessment starts when it is closed"):
         assessment.submit_score(db, running.id, p.academic, levels(3))
     assert assessment.state(db, running.id)["stage"] == "open"

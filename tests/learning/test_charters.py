@@ -32,7 +32,7 @@ def test_lifecycle_draft_signed_active_closed_with_ledger(db, people):
     with pytest.raises(ChallengeError, match="only a signed one"):  # two of three: still a draft
         charters.activate(db, c.id, p.mentor)
     with pytest.raises(ChallengeError, match="sessions start only in an active one"):
-        sessions.start_session(db, c.id, p.team.id, p.mentor, start_ns=T0)
+        sessions.start_session(db, c.id, p.team.id, p.mentor, start_ns=T0, public_script=True)
     charter = charters.sign(db, c.id, p.ops, "hub")
     assert charter.status is CharterStatus.signed
     assert {s.party.value: s.user_id for s in charter.signatures} == \
@@ -50,7 +50,7 @@ def test_lifecycle_draft_signed_active_closed_with_ledger(db, people):
     charter = charters.close(db, c.id, p.ops)
     assert charter.status is CharterStatus.closed and charter.closed_at is not None
     with pytest.raises(ChallengeError, match="sessions start only in an active one"):
-        sessions.start_session(db, c.id, p.team.id, p.mentor, start_ns=T0)
+        sessions.start_session(db, c.id, p.team.id, p.mentor, start_ns=T0, public_script=True)
 
     log = ledger.entries(db, f"challenge:{c.id}")
     assert [e["kind"] for e in log] == ["challenge_created", "charter_signature", "charter_signature",
@@ -189,7 +189,7 @@ def test_charter_validation_names_the_field(db, people):
 def test_close_refused_while_a_session_runs(db, people):
     p = people
     c = active_challenge(db, p)
-    session = sessions.start_session(db, c.id, p.team.id, p.mentor, start_ns=T0)
+    session = sessions.start_session(db, c.id, p.team.id, p.mentor, start_ns=T0, public_script=True)
     with pytest.raises(ChallengeError, match=f"session {session.id} of this challenge still runs; close it first"):
         charters.close(db, c.id, p.mentor)
     assert charters.get_charter(db, c.id).status is CharterStatus.active

@@ -29,7 +29,7 @@ from tests.waiting import wait_until
 
 PW = "a-long-test-passphrase"
 SPEED = 10.0          # scenario seconds per wall second
-CLOSE_AT_S = 330.0    # scenario time at which the mentor closes: spall from 240 s, load change 120-180 s
+AFTER_ONSET_S = 90.0  # the mentor closes a session this long (scenario time) after its fault's onset
 PACK = "outer-race-early"
 
 
@@ -125,7 +125,16 @@ def test_session_evidence_assessment_and_outcome(lab):
 
     running = call("GET", f"/api/sessions/{s_good['id']}", "ana", 200)
     assert running["status"] == "running" and running["ground_truth"] is None  # hidden from learners
-    assert call("GET", f"/api/sessions/{s_good['id']}", "mentor", 200)["ground_truth"]
+    assert running["variant"] is None
+    # each session runs its own assessed variant (drawn by the hub, not the pack's public script); staff see it
+    staff = {s["id"]: call("GET", f"/api/sessions/{s['id']}", "mentor", 200) for s in (s_good, s_bad)}
+    onset_s = {}
+    for sid, view in staff.items():
+        drawn = view["variant"]["drawn"]["faults"]["0"]["start_s"]
+        [fault_truth] = [e for e in view["ground_truth"] if e["category"] == "fault"]
+        assert fault_truth["start_ns"] == view["start_ns"] + int(drawn * 1e9) and 220 <= drawn <= 380
+        onset_s[sid] = drawn
+    assert staff[s_good["id"]]["variant"]["seed"] != staff[s_bad["id"]]["variant"]["seed"]
 
     # the session's edge applied the signed deploy: its birth names the learner's pipeline
     def answer() -> list[dict]:
@@ -135,18 +144,19 @@ def test_session_evidence_assessment_and_outcome(lab):
     results = wait_until(answer, 20, 0.5, what="the edge's answer to the learner's deploy")
     assert results[0]["status"] == "accepted", results
 
-    # the mentor closes both when the good session's scenario clock reaches CLOSE_AT_S, once the data of
-    # both up to then is at the hub (the scenarios run on the wall clock at SPEED; on a loaded machine the
-    # data may trail them, and evidence is scored from what the hub has)
-    close_wall_ns = s_good["start_ns"] + int(CLOSE_AT_S / SPEED * 1e9)
+    # the mentor closes both once each session's scenario clock is AFTER_ONSET_S past its fault's onset and the
+    # data of both up to then is at the hub (the scenarios run on the wall clock at SPEED; on a loaded machine
+    # the data may trail them, and evidence is scored from what the hub has)
+    close_at_s = max(onset_s.values()) + AFTER_ONSET_S
+    close_wall_ns = max(s["start_ns"] for s in (s_good, s_bad)) + int(close_at_s / SPEED * 1e9)
 
     def data_until_close() -> bool:  # a session's clock: start_ns + (wall - start_ns) * SPEED
         return all(app.state.store.telemetry(s["site"], asset, limit=1,
                                              since_ns=s["start_ns"] + int((close_wall_ns - s["start_ns"]) * SPEED) - 1)
                    for s in (s_good, s_bad) for asset in s["assets"])
 
-    wait_until(lambda: time.time_ns() >= close_wall_ns and data_until_close(), CLOSE_AT_S / SPEED + 60, 0.5,
-               what=f"both sessions' data up to the close at scenario time {CLOSE_AT_S} s")
+    wait_until(lambda: time.time_ns() >= close_wall_ns and data_until_close(), close_at_s / SPEED + 60, 0.5,
+               what=f"both sessions' data up to the close at scenario time {close_at_s:.0f} s")
     closed = {}
     for s, who in ((s_good, "mentor"), (s_bad, "ops")):
         closed[s["id"]] = call("POST", f"/api/sessions/{s['id']}/close", who, 200)
@@ -162,7 +172,10 @@ def test_session_evidence_assessment_and_outcome(lab):
     fault = final["evidence"]["faults"][0]
     truth = ev_good["document"]["ground_truth"]
     assert [e["event"] for e in truth if e["category"] == "fault"] == ["outer_race"]
-    assert fault["start_ns"] == s_good["start_ns"] + 240 * 10**9  # the scenario's onset on the session clock
+    # the variant's onset on the session clock, revealed to the team now that the session is closed
+    assert fault["start_ns"] == s_good["start_ns"] + int(onset_s[s_good["id"]] * 1e9)
+    assert ev_good["document"]["variant"] == staff[s_good["id"]]["variant"]
+    assert call("GET", f"/api/sessions/{s_good['id']}", "ana", 200)["variant"] == staff[s_good["id"]]["variant"]
     print(f"good: detected {fault['detection_delay_s']} s after onset, "
           f"{final['evidence']['false_alarms']} false alarms in {final['evidence']['healthy_hours'] * 60:.1f} min")
     assert fault["detected"] and 0.0 <= fault["detection_delay_s"] <= 120.0, fault

@@ -119,7 +119,7 @@ def test_write_once_triggers_refuse_update_and_delete(db, people):  # noqa: F811
 def test_evidence_has_a_segment_per_deployment_and_ignores_other_alerts(db, people):  # noqa: F811
     p = people
     challenge = active_challenge(db, p)
-    session = sessions.start_session(db, challenge.id, p.team.id, p.mentor, speed=2.0, start_ns=T0)
+    session = sessions.start_session(db, challenge.id, p.team.id, p.mentor, speed=2.0, start_ns=T0, public_script=True)
     starter = load_pack(PACK).starter_pipeline.model_dump(mode="json", exclude={"lineage"})
     deployed = []
     for wall_s, name, threshold in ((50, "ana-v1", 6.0), (100, "ana-v2", 5.0)):  # scenario 100 s and 200 s
@@ -172,7 +172,7 @@ def test_evidence_has_a_segment_per_deployment_and_ignores_other_alerts(db, peop
 def test_a_deployment_the_edge_never_confirmed_is_listed_but_not_scored(db, people):  # noqa: F811
     p = people
     challenge = active_challenge(db, p)
-    session = sessions.start_session(db, challenge.id, p.team.id, p.mentor, start_ns=T0)
+    session = sessions.start_session(db, challenge.id, p.team.id, p.mentor, start_ns=T0, public_script=True)
     starter = load_pack(PACK).starter_pipeline.model_dump(mode="json", exclude={"lineage"})
     cfg = sessions.prepare_deployment(db, session, p.ana, "pump-1", {**starter, "name": "lost", "threshold": 2.0})
     lost = sessions.record_deployment(db, session, p.ana, "pump-1", cfg, "bundle-lost", T0 + 100 * S)
