@@ -75,3 +75,23 @@ def test_starter_meets_the_charter_at_the_extremes_of_its_variants(pack_id):
         doc, _ = draw_variant(base, extreme, seed=i)
         res = rehearse(pack_id, scenario_doc=doc)
         assert res["met"], (pack_id, "low" if i == 0 else "high", res["acceptance"])
+
+
+def test_a_pack_with_ranges_that_do_not_fit_is_refused(tmp_path):
+    import shutil
+
+    import yaml
+
+    from labs.packs import PACKS_DIR, PackError
+
+    dst = tmp_path / "outer-race-early"
+    shutil.copytree(PACKS_DIR / "outer-race-early", dst)
+    path = dst / "scenario.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["variants"] = {"faults": [{"fault": 5, "start_s": [10, 20]}], "regimes": [{"regime": 0, "start_s": [500, 590],
+                                                                                     "length_s": [20, 40]}]}
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(PackError) as err:
+        load_pack(dst)
+    assert "scenario.yaml: variants.faults[0].fault = 5: the scenario has 1 fault(s)" in err.value.errors
+    assert any("variants.regimes[0]: may end at 630 s, at or after the duration_s = 600" in e for e in err.value.errors)
