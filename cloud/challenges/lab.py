@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.access import Role
 from cloud.accounts.models import User
 from cloud.challenges import sessions
+from cloud.challenges.hooks import LearningHooks
 from cloud.challenges.models import LabSession, SessionStatus
 from cloud.challenges.runner import LabRunner, SessionSpec
 from cloud.challenges.schemas import DeploymentSent
@@ -52,6 +53,7 @@ class LabService:
     def __init__(self, db_sessions: sessionmaker[Session], store: TelemetryStore, signer: CommandSigner | None,
                  runner: LabRunner | None = None) -> None:
         self.db_sessions, self.store, self.signer, self.runner = db_sessions, store, signer, runner
+        self.hooks: LearningHooks | None = None  # what the hub wires: profiles raised by evidence at close
 
     def _require_runner(self) -> LabRunner:
         if self.runner is None:
@@ -114,7 +116,7 @@ class LabService:
                                                    "ran); start a new session")
                     return
                 user = None if user_id is None else db.get(User, user_id)
-                sessions.close_session(db, row, self.store, user, wall_ns)
+                sessions.close_session(db, row, self.store, user, wall_ns, self.hooks)
 
         await asyncio.to_thread(work)
 
