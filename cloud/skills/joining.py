@@ -99,6 +99,10 @@ def accept(db: Session, token: str, password: str, display_name: str, lang: str,
     check_language(lang)
     problem = password_problem(password, min_password)
     if problem:
+        if len(password) < min_password:
+            raise SkillsInvalid("password_short", length=len(password), minimum=min_password)
+        if "well-known" in problem:
+            raise SkillsInvalid("password_known")
         raise SkillsInvalid("weak_password", problem=problem)
     if user_by_email(db, row.email) is not None:
         raise SkillsConflict("email_taken", email=row.email)

@@ -28,6 +28,8 @@ MESSAGES = {
     "invitation_expired": "this invitation expired on {when}: ask your mentor for a new one",
     "email_taken": "a user with the e-mail {email!r} exists already: log in instead",
     "weak_password": "the password {problem}",
+    "password_short": "the password has {length} characters; expected at least {minimum}",
+    "password_known": "the password is a well-known default; choose another",
     "shipped_job": "job profile {job!r} is shipped with TeachFab; change labs/skills/data/jobs.yaml instead",
     "import_refused": "import refused, nothing imported: {problems}",
     "import_format": "format {value!r}; expected csv or json",
