@@ -107,13 +107,17 @@ def pathway_view(db: Session, user_id: int, job_id: str, lang: str, max_eqf: int
     p = pathways.plan(want, cat, held=held_credentials(db, user_id), verified=verified, max_eqf=max_eqf,
                       languages=languages, modes=modes)
     fw = load_framework()
-    steps = []
+    steps, closed = [], set()
+    title = lambda i: cat[i].title.get(lang)[0]  # noqa: E731
     for n, c in enumerate(p.ordered, 1):
         e = cat[c]
-        steps.append({"step": n, "entry": c, "title": e.title.get(lang)[0], "ects": e.ects, "eqf_level": e.eqf_level,
-                      "mode": e.mode, "language": e.language, "prerequisites": e.prerequisite_groups(),
-                      "closes": [{"skill": s, "label": fw.skills[s].label(lang)[0], "level": want[s]}
-                                 for s in p.covers.get(c, [])]})
+        first = [s for s in p.covers.get(c, []) if s not in closed]  # each gap is closed by the first step reaching it
+        closed |= set(first)
+        steps.append({"step": n, "entry": c, "title": title(c), "ects": e.ects, "eqf_level": e.eqf_level,
+                      "mode": e.mode, "language": e.language,
+                      "prerequisites": [[title(x) for x in g] for g in e.prerequisite_groups()],
+                      "needed_for": [title(d) for d in p.ordered if any(c in g for g in cat[d].prerequisite_groups())],
+                      "closes": [{"skill": s, "label": fw.skills[s].label(lang)[0], "level": want[s]} for s in first]})
     return {"job": j.id, "title": j.title.get(lang)[0], "total_ects": p.total_ects, "steps": steps,
             "gaps": want, "unclosable": [{"skill": s, "label": fw.skills[s].label(lang)[0], "reason": r}
                                          for s, r in p.unclosable.items()],

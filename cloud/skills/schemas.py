@@ -287,8 +287,9 @@ class PathwayStep(BaseModel):
     eqf_level: int
     mode: str
     language: str
-    prerequisites: list[list[str]]
-    closes: list[Closes]
+    prerequisites: list[list[str]] = Field(description="titles of the entries to take first (any one of each group)")
+    needed_for: list[str] = Field(description="titles of later steps that need this one")
+    closes: list[Closes] = Field(description="gaps this step is the first to close")
 
 
 class Unclosable(BaseModel):
