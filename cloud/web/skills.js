@@ -35,7 +35,9 @@ const go = (name, params = {}) => { location.hash = `${name}${Object.keys(params
 async function render() {
   let { name } = route();
   const visible = Object.entries(VIEWS).filter(([, v]) => v.show());
-  if (!VIEWS[name] || !VIEWS[name].show()) name = visible[0][0];
+  if (!VIEWS[name] || !VIEWS[name].show()) { // each role starts on its own view
+    name = ["dashboard", "team", "company"].find((v) => VIEWS[v].show()) || visible[0][0];
+  }
   $("nav").replaceChildren(...visible.map(([id, v]) => el("a", { href: `#${id}`, class: id === name ? "active" : "",
     dataset: { view: id } }, t(v.key))));
   $("view").replaceChildren(el("p", { class: "muted" }, t("loading")));
