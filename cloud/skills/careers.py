@@ -28,10 +28,24 @@ from labs.skills.matching import Matcher, fit_score, gaps, skill_status
 
 def all_jobs(db: Session) -> dict[str, JobProfile]:
     """Shipped profiles, then the imported ones."""
-    jobs = load_jobs()
-    for row in db.scalars(select(ImportedJob).order_by(ImportedJob.id)):
-        jobs[row.id] = JobProfile.model_validate(row.document)
-    return jobs
+    return dict(_jobs_and_matcher(db)[0])
+
+
+#: (imported ids and times) -> (profiles, their Matcher): built once per state of the imported profiles.
+_CACHE: dict[tuple, tuple[dict[str, JobProfile], Matcher]] = {}
+
+
+def _jobs_and_matcher(db: Session) -> tuple[dict[str, JobProfile], Matcher]:
+    rows = list(db.scalars(select(ImportedJob).order_by(ImportedJob.id)))
+    key = tuple((r.id, iso_utc(r.imported_at)) for r in rows)
+    if key not in _CACHE:
+        jobs = load_jobs()
+        for row in rows:
+            jobs[row.id] = JobProfile.model_validate(row.document)
+        if len(_CACHE) > 8:
+            _CACHE.clear()
+        _CACHE[key] = (jobs, Matcher(load_framework().ids(), [j.required() for j in jobs.values()]))
+    return _CACHE[key]
 
 
 def job(db: Session, job_id: str) -> JobProfile:
@@ -55,10 +69,9 @@ def job_view(j: JobProfile, lang: str) -> dict:
 
 def matches(db: Session, user_id: int, lang: str, limit: int = 100) -> list[dict]:
     """Every job ranked by the learner's fit, with the per-skill indicators."""
-    jobs = list(all_jobs(db).values())
+    by_id, matcher = _jobs_and_matcher(db)
+    jobs = list(by_id.values())
     lv = profiles.levels(db, user_id)
-    fw = load_framework()
-    matcher = Matcher(fw.ids(), [j.required() for j in jobs])
     scores = matcher.scores(matcher.level_matrix([lv]))[0]
     order = sorted(range(len(jobs)), key=lambda k: (-scores[k], jobs[k].eqf_level, jobs[k].id))[:limit]
     out = []
