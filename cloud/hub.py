@@ -19,6 +19,7 @@ from cloud.accounts.service import authenticator
 from cloud.bootstrap import open_domain
 from cloud.challenges.hooks import LearningHooks
 from cloud.challenges.lab import LabService
+from cloud.challenges.pipeline_router import router as pipelines_router
 from cloud.challenges.router import router as challenges_router
 from cloud.challenges.runner import LabRunner
 from cloud.challenges.scope import scope_of
@@ -104,7 +105,7 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     install_handlers(app)
     skills_i18n.install_handlers(app)
     for api_router in (telemetry_router, accounts_router, registry_router, commands_router, challenges_router,
-                       sessions_router, skills_router, skills_staff_router):
+                       sessions_router, pipelines_router, skills_router, skills_staff_router):
         app.include_router(annotate_routes(api_router))
 
     @app.get("/", include_in_schema=False)

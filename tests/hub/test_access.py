@@ -145,6 +145,9 @@ ACCESS = {
     ("GET", "/api/skills/companies"): (COMPANIES, {}, None, 200),
     ("GET", "/api/skills/companies/{site}/gaps/{job_id}"): (COMPANIES, {"site": "plant-a", **JOB}, None, 200),
     ("POST", "/api/invitations"): (RUNS, {}, lambda: {"email": f"new-{_uid()}@x.org"}, 201),
+    # the deploy form of the learner page
+    ("GET", "/api/pipelines/registry"): (ALL, {}, None, 200),
+    ("POST", "/api/pipelines/validate"): (DEPLOYERS, {}, lambda: {"pipeline": {"window": 4096}}, 200),
 }
 # public routes and what they answer without a token
 PUBLIC = {
