@@ -150,3 +150,13 @@ def test_held_and_evidenced_entries_shorten_the_pathway():
     evidenced = pathways.plan(want, cat, verified={"inspect-data": 2, "perform-data-analysis": 2,
                                                    "manage-maintenance-operations": 1, "predictive-maintenance": 2})
     assert evidenced.total_ects == held.total_ects
+
+
+def test_the_worked_example_of_docs_skills_md():
+    job = load_jobs()["rotating-equipment-mechanic"].required()
+    levels = {"perform-machine-maintenance": 3, "use-testing-equipment": 1, "troubleshoot": 2, "sensors": 1,
+              "python": 2}
+    # essential (w = 2): 2·1 + 2·0.5 + 2·1 + 2·0; optional (w = 1): 1·1 + 1·0 + 1·0; Σw = 11 -> 100·6/11
+    assert round(fit_score(levels, job), 1) == 54.5
+    assert gaps(levels, job) == {"use-testing-equipment": 2, "follow-safety-precautions": 2, "signal-processing": 1,
+                                 "record-test-data": 2}
