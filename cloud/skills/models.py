@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.database import Base, utcnow
@@ -100,7 +100,6 @@ class ImportedJob(Base):
     """A job profile imported by a hub operator (CSV or JSON), beside the shipped ones."""
 
     __tablename__ = "imported_jobs"
-    __table_args__ = (UniqueConstraint("id", name="uq_imported_job"),)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     document: Mapped[dict] = mapped_column(JSON)
     imported_by: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -235,7 +235,11 @@ def import_csv(text: str, existing: dict[str, JobProfile], framework: Framework 
     """
     if len(text.encode()) > MAX_IMPORT_BYTES:
         raise DataError("CSV import", [f"file: {len(text.encode())} bytes; expected at most {MAX_IMPORT_BYTES}"])
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    text = text.lstrip("\ufeff")
+    first = text.split("\n", 1)[0]
+    # spreadsheets in most European locales save CSV with ';' between columns: tell from the header row
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     header = reader.fieldnames or []
     missing = [c for c in csv_columns() if c not in header]
     unknown = [c for c in header if c not in csv_columns()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -63,6 +65,16 @@ def test_csv_and_json_round_trip():
     assert [p.model_dump() for p in back] == [p.model_dump() for p in jobs.values()]
     back = import_json(export_json(jobs.values()), existing={})
     assert [p.model_dump() for p in back] == [p.model_dump() for p in jobs.values()]
+
+
+def test_a_semicolon_csv_from_a_european_spreadsheet_imports_too():
+    jobs = load_jobs()
+    text = export_csv([jobs["reliability-engineer"]])
+    rows = list(csv.reader(io.StringIO(text)))
+    out = io.StringIO()
+    csv.writer(out, delimiter=";").writerows(rows)
+    assert [p.model_dump() for p in import_csv("\ufeff" + out.getvalue(), existing={})] == \
+        [jobs["reliability-engineer"].model_dump()]
 
 
 def _rows(text: str) -> list[str]:

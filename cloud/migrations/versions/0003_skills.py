@@ -113,7 +113,6 @@ def upgrade() -> None:
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["imported_by"], ["users.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("id", name="uq_imported_job"),
     )
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":  # the function of 0002, (re)defined so this revision stands alone
