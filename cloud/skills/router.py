@@ -16,10 +16,11 @@ from cloud.errors import ERROR_RESPONSES
 from cloud.skills import careers, checks, joining, profiles, selfassess, sharing
 from cloud.skills.errors import SkillsNotFound
 from cloud.skills.i18n import request_language
-from cloud.skills.schemas import (CareerView, CheckAnswers, CheckAvailable, CheckQuestions, CheckResult, CheckStart,
-                                  ConsentsIn, ConsentView, EntryView, FrameworkView, GapView, ImportResult, JobExport,
-                                  JobImport, JobMatch, JobView, LanguageIn, LanguageView, PathwayView, ProfileView,
-                                  SelfAssessmentIn, SkillReport, Suggestion, SuggestIn)
+from cloud.skills.job_schemas import (CareerView, EntryView, GapView, ImportResult, JobExport, JobImport, JobMatch,
+                                      JobView, PathwayView)
+from cloud.skills.schemas import (CheckAnswers, CheckAvailable, CheckQuestions, CheckResult, CheckStart, ConsentsIn,
+                                  ConsentView, FrameworkView, LanguageIn, LanguageView, ProfileView, SelfAssessmentIn,
+                                  SkillReport, Suggestion, SuggestIn)
 from labs.skills.catalogue import Entry, load_catalogue, search
 from labs.skills.common import LANGUAGES
 from labs.skills.framework import load_framework

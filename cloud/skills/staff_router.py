@@ -11,9 +11,10 @@ from cloud.access import DB, Principal, Role, RoleGate, Staff
 from cloud.accounts.service import issue_token
 from cloud.errors import ERROR_RESPONSES
 from cloud.skills import careers, joining, profiles, sharing
+from cloud.skills.job_schemas import JobMatch
 from cloud.skills.router import LangQ, language
 from cloud.skills.schemas import (AcceptIn, CompanyGaps, CompanyView, InvitationCreated, InvitationIn, InvitationView,
-                                  JobMatch, JoinToken, LearnerSummary, ProfileView, TeamGaps, TeamSummary)
+                                  JoinToken, LearnerSummary, ProfileView, TeamGaps, TeamSummary)
 
 router = APIRouter(prefix="/api", tags=["skills (staff)"])
 Companies = Annotated[Principal, Depends(RoleGate(Role.hub_operator, Role.sme_partner))]

@@ -44,7 +44,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from labs.skills.common import DATA_DIR, LANGUAGES, DataError, Strict, Text, read_yaml, validation_errors
+from labs.skills.common import DATA_DIR, LANGUAGES, DataError, Strict, Text, read_yaml
 from labs.skills.framework import ESCO_OCCUPATION, ID, Framework, load_framework
 
 #: Sectors a profile may name (consistent terminology; the pages translate them).
@@ -109,7 +109,7 @@ def check_profiles(profiles: list[tuple[str, dict]], framework: Framework, exist
         try:
             parsed.append((where, JobProfile.model_validate(doc)))
         except ValidationError as exc:
-            errors += [e.replace(f"{where}: ", f"{where}: ", 1) for e in _named(where, exc)]
+            errors += _named(where, exc)
     ids = [p.id for _, p in parsed]
     known = set(existing) | set(ids)
     titles: dict[str, str] = {}
