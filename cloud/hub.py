@@ -17,7 +17,9 @@ from cloud.access import annotate_routes
 from cloud.accounts.router import router as accounts_router
 from cloud.accounts.service import authenticator
 from cloud.bootstrap import open_domain
+from cloud.challenges.hooks import LearningHooks
 from cloud.challenges.lab import LabService
+from cloud.challenges.pipeline_router import router as pipelines_router
 from cloud.challenges.router import router as challenges_router
 from cloud.challenges.runner import LabRunner
 from cloud.challenges.scope import scope_of
@@ -29,6 +31,10 @@ from cloud.ingest.metrics import metrics_endpoint
 from cloud.ingest.subscriber import MqttIngest
 from cloud.settings import HubSettings
 from cloud.sites.router import router as registry_router
+from cloud.skills import i18n as skills_i18n
+from cloud.skills import updates as skill_updates
+from cloud.skills.router import router as skills_router
+from cloud.skills.staff_router import router as skills_staff_router
 from cloud.telemetry.base import TelemetryStore
 from cloud.telemetry.factory import open_store
 from cloud.telemetry.live import Broadcaster
@@ -93,9 +99,13 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     app.state.domain_engine, app.state.sessions = engine, db_sessions
     app.state.authenticate = authenticator(scope_of)
     app.state.command_signer, app.state.lab = signer, lab
+    # the skills area (above challenges) learns of evidence and sign-offs through these hooks
+    app.state.hooks = lab.hooks = LearningHooks(on_evidence=[skill_updates.from_evidence],
+                                                on_outcome=[skill_updates.from_outcome])
     install_handlers(app)
+    skills_i18n.install_handlers(app)
     for api_router in (telemetry_router, accounts_router, registry_router, commands_router, challenges_router,
-                       sessions_router):
+                       sessions_router, pipelines_router, skills_router, skills_staff_router):
         app.include_router(annotate_routes(api_router))
 
     @app.get("/", include_in_schema=False)
@@ -105,6 +115,14 @@ def create_app(settings: HubSettings, ingest: bool = True) -> FastAPI:
     @app.get("/session", include_in_schema=False)
     def session_page() -> FileResponse:  # the learner page of one lab session: /session?id=N
         return FileResponse(WEB / "session.html")
+
+    @app.get("/skills", include_in_schema=False)
+    def skills_page() -> FileResponse:  # the learner portal and the staff views of skills (it logs in itself)
+        return FileResponse(WEB / "skills.html")
+
+    @app.get("/join", include_in_schema=False)
+    def join_page() -> FileResponse:  # joining by invitation: /join?token=...
+        return FileResponse(WEB / "join.html")
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)
     def vendor_plotly() -> FileResponse:

@@ -9,7 +9,7 @@ other module imports models for their side effect.
 
 Examples
 --------
->>> {"sites", "users", "challenges", "ledger"} <= set(METADATA.tables)
+>>> {"sites", "users", "challenges", "ledger", "skill_levels"} <= set(METADATA.tables)
 True
 """
 
@@ -19,7 +19,8 @@ from cloud.accounts import models as accounts
 from cloud.challenges import models as challenges
 from cloud.database import Base
 from cloud.sites import models as sites
+from cloud.skills import models as skills
 
 #: The model modules of each area, lowest area first.
-AREAS = {"sites": sites, "accounts": accounts, "challenges": challenges}
+AREAS = {"sites": sites, "accounts": accounts, "challenges": challenges, "skills": skills}
 METADATA = Base.metadata

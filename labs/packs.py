@@ -66,14 +66,18 @@ class _Strict(BaseModel):
 
 # --------------------------------------------------------------- pack.yaml
 class SkillRef(_Strict):
-    """An ESCO skill a credential evidences.
+    """An ESCO skill a credential evidences, and the level 1-4 it evidences it at.
 
+    Evidence that met the charter's acceptance criteria raises a learner's
+    profile to ``level`` (source ``evidence``); a passing signed-off
+    assessment confirms it (source ``assessor``, see ``docs/skills.md``).
     ``uri`` is ``http://data.europa.eu/esco/skill/<uuid>`` or, while nobody
     has looked the skill up, the literal ``TODO-verify`` (never a guess).
     """
 
     uri: str
     label: str = Field(min_length=3)
+    level: int = Field(2, ge=1, le=4, description="proficiency 1-4 a learner reaches on this skill with the credential")
     source: str = ""
 
     @field_validator("uri")

@@ -8,7 +8,8 @@ charter is co-signed by the three parties and activated, and one session
 for the team. The hub then runs the pack's simulator and an edge agent for
 that session exactly as it does for a real lab. It prints the learner
 page's address and everyone's log-in; at the end (``--duration`` or Ctrl-C)
-it closes the session and prints the evidence.
+it closes the session and prints the evidence, and what the session did to
+learner 1's skill profile, job match and pathway (:mod:`teachfab.lab_skills`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from cloud.sites import service as registry
 from contract.signing import generate_keypair, save_private_key
 from labs.packs import load_pack
 from simulators.runner import wait_or_interrupt
+from teachfab import lab_skills
 from teachfab.demo import broker_or_embedded, free_port
 
 SITE = "teachfab-lab"
@@ -97,9 +99,11 @@ async def run_lab_up(opts: LabUpOptions, announce=print) -> dict:
     try:
         await hub.start()
         ids = await asyncio.to_thread(provision, hub.app.state.sessions, pack.id, passwords, operator[0])
+        skills_before = await asyncio.to_thread(lab_skills.before, hub.app.state.sessions, ids["learner1"])
         session_id = await hub.app.state.lab.start(ids["challenge"], ids["team"], ids["mentor"], opts.speed)
         announce(f"TeachFab lab session {session_id} of pack {pack.id!r} ({pack.meta.title})")
         announce(f"  learner page  {hub.url}session?id={session_id}")
+        announce(f"  skills portal {hub.url}skills (profile, matches, pathway; docs/skills.md)")
         announce(f"  mentor page   {hub.url}")
         announce(f"  broker {broker}{' (embedded amqtt)' if embedded else ''}; scenario {pack.scenario.scenario} "
                  f"at {opts.speed:g}x; the ground truth stays hidden from learners until the session closes")
@@ -109,7 +113,12 @@ async def run_lab_up(opts: LabUpOptions, announce=print) -> dict:
         announce(f"    {'operator':<11} {operator[0]:<32} {operator[1]}")
         await wait_or_interrupt(opts.duration)
         await hub.app.state.lab.close(session_id, ids["mentor"])
-        return await asyncio.to_thread(_evidence, hub.app, session_id)
+        result = await asyncio.to_thread(_evidence, hub.app, session_id)
+        if result["status"] == "closed":
+            end = await asyncio.to_thread(lab_skills.after, hub.app.state.sessions, hub.app.state.hooks, session_id,
+                                          ids, ids["learner1"])
+            result["skills"] = {"before": skills_before, "after": end}
+        return result
     finally:
         await hub.stop()
         if embedded is not None:
@@ -142,4 +151,6 @@ def main(opts: LabUpOptions, as_json: bool) -> int:
                                                    else "missed") for f in e["faults"]) or "no fault yet"
             print(f"  {asset}: pipeline {ev['pipeline']['name']} ({ev['pipeline']['hash']}): {faults}; "
                   f"{e['false_alarms']} false alarm(s); acceptance {'met' if ev['acceptance']['met'] else 'NOT met'}")
+        if "skills" in result:
+            print("\n".join(lab_skills.report(result["skills"]["before"], result["skills"]["after"])))
     return 0 if result["status"] == "closed" else 1

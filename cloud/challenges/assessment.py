@@ -31,6 +31,7 @@ from cloud.access import Role
 from cloud.accounts.models import User
 from cloud.challenges import ledger
 from cloud.challenges.charters import ChallengeError, duties, get_charter
+from cloud.challenges.hooks import LearningHooks
 from cloud.challenges.models import AssessmentScore, Duty, LabSession, Moderation, Outcome, SessionStatus, Team
 from cloud.database import iso_utc, utcnow
 from cloud.errors import Forbidden, Invalid, NotFound
@@ -193,8 +194,11 @@ def moderate(db: Session, session_id: int, moderator: User, levels: dict[str, in
     return row
 
 
-def sign_off(db: Session, session_id: int, user: User, note: str = "") -> Outcome:
-    """Record the outcome (an assessor of the challenge or a hub operator); starts the credential SLA."""
+def sign_off(db: Session, session_id: int, user: User, note: str = "", hooks: LearningHooks | None = None) -> Outcome:
+    """Record the outcome (an assessor of the challenge or a hub operator); starts the credential SLA.
+
+    ``hooks.outcome`` runs before the commit (the skills area updates the learners' profiles).
+    """
     st = state(db, session_id)
     if st["stage"] != "ready_for_signoff":
         raise ChallengeError(f"session {session_id} is at stage {st['stage']}; it cannot be signed off yet")
@@ -211,6 +215,9 @@ def sign_off(db: Session, session_id: int, user: User, note: str = "") -> Outcom
                   signed_off_by=user.id, signed_off_at=now,
                   credential_due_at=add_business_days(now, CREDENTIAL_DECISION_BUSINESS_DAYS), ledger_hash=entry.hash)
     db.add(row)
+    db.flush()
+    if hooks is not None:
+        hooks.outcome(db, row)
     db.commit()
     return row
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.access import Role
 from cloud.accounts.models import User
 from cloud.challenges import sessions
+from cloud.challenges.hooks import LearningHooks
 from cloud.challenges.models import LabSession, SessionStatus
 from cloud.challenges.runner import LabRunner, SessionSpec
 from cloud.challenges.schemas import DeploymentSent
@@ -56,6 +57,7 @@ class LabService:
         self.db_sessions, self.store, self.signer, self.runner = db_sessions, store, signer, runner
         #: draws each session's variant seed; secret by default (tests replace it to replay a known variant)
         self.variant_seed: Callable[[], int] = lambda: secrets.randbelow(2**31)
+        self.hooks: LearningHooks | None = None  # what the hub wires: profiles raised by evidence at close
 
     def _require_runner(self) -> LabRunner:
         if self.runner is None:
@@ -119,7 +121,7 @@ class LabService:
                                                    "ran); start a new session")
                     return
                 user = None if user_id is None else db.get(User, user_id)
-                sessions.close_session(db, row, self.store, user, wall_ns)
+                sessions.close_session(db, row, self.store, user, wall_ns, self.hooks)
 
         await asyncio.to_thread(work)
 

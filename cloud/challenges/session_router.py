@@ -166,9 +166,10 @@ def moderate(db: DB, who: Runs, session_id: int, body: ModerationIn) -> dict:
 
 @router.post("/sessions/{session_id}/signoff", response_model=OutcomeView, status_code=201, responses=ERRORS,
              summary="Sign the assessment off: records the outcome (pass / not yet) and starts the credential clock")
-def sign_off(db: DB, who: SignOff, session_id: int, body: SignOffIn) -> dict:
+def sign_off(request: Request, db: DB, who: SignOff, session_id: int, body: SignOffIn) -> dict:
     _visible(db, who, session_id)
-    return assessment.outcome_view(assessment.sign_off(db, session_id, user_of(db, who), body.note))
+    hooks = getattr(request.app.state, "hooks", None)  # the skills area's profile updates (cloud/hub.py)
+    return assessment.outcome_view(assessment.sign_off(db, session_id, user_of(db, who), body.note, hooks))
 
 
 @router.post("/sessions/{session_id}/credential-decision", response_model=CredentialDecision, responses=ERRORS,

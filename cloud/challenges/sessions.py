@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from cloud.access import Role
 from cloud.accounts.models import User
 from cloud.challenges import ledger
+from cloud.challenges.hooks import LearningHooks
 from cloud.challenges.charters import ChallengeError, duties, get_charter
 from cloud.challenges.models import (Challenge, CharterStatus, Deployment, Duty, Evidence, LabSession, SessionStatus,
                                      team_members)
@@ -259,8 +260,13 @@ def require_running(session: LabSession) -> None:
         raise ChallengeError(f"session {session.id} is {session.status.value} already")
 
 
-def close_session(db: Session, session: LabSession, store, user: User | None, wall_ns: int | None = None) -> LabSession:
-    """Close a running session at ``wall_ns`` (default now, at most the scenario's end) and store its evidence."""
+def close_session(db: Session, session: LabSession, store, user: User | None, wall_ns: int | None = None,
+                  hooks: LearningHooks | None = None) -> LabSession:
+    """Close a running session at ``wall_ns`` (default now, at most the scenario's end) and store its evidence.
+
+    ``hooks.evidence`` runs before the commit (the skills area raises profiles from evidence that met the
+    charter's acceptance criteria).
+    """
     require_running(session)
     end = session.scenario_ns(time.time_ns() if wall_ns is None else wall_ns)
     if session.kind == "lab":  # a scenario ends; a window on real assets closes when the mentor says
@@ -283,6 +289,9 @@ def close_session(db: Session, session: LabSession, store, user: User | None, wa
                                          sha256=ledger.sha256_of(doc), ledger_hash=entry.hash))
     ledger.append(db, "session_closed", f"session:{session.id}",
                   {"end_ns": end, "by": None if user is None else user.id})
+    db.flush()
+    if hooks is not None:
+        hooks.evidence(db, session)
     db.commit()
     return session
 

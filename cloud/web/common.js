@@ -61,21 +61,34 @@ export function guard(what, promise) {
 // --- log-in: a bearer token from POST /api/auth/token, or the demo log-in where the hub offers it ----
 
 let token = sessionStorage.getItem(TOKEN_KEY);
+let defaultHeaders = {}; // sent with every authenticated request (the portal's Accept-Language)
+
+/** Headers every authFetch sends, e.g. { "Accept-Language": "sl" } so the hub words its refusals in Slovenian. */
+export function setDefaultHeaders(headers) { defaultHeaders = { ...headers }; }
+
+/** Use a bearer token obtained elsewhere (the join page's new account) for this tab. */
+export function useToken(t) { token = t; sessionStorage.setItem(TOKEN_KEY, t); }
 let loggingIn = null;
 let demoLogin = false;
 
 /** Let this page log in as the demo mentor when the hub runs in demo mode (GET /api/auth/config). */
 export function useDemoLogin() { demoLogin = true; }
 
-/** The log-in form (both pages have the same one), made under the page's header on first use. */
+let loginTexts = { title: "Log in", email: "e-mail", password: "password", submit: "Log in",
+  wrong: "wrong e-mail or password", failed: "log-in failed" };
+
+/** The words of the log-in form (a translated page sets them before its first request). */
+export function setLoginTexts(texts) { loginTexts = { ...loginTexts, ...texts }; }
+
+/** The log-in form (every page has the same one), made under the page's header on first use. */
 function loginForm() {
   let form = $("login");
   if (!form) {
     const field = (label, id, props) => el("label", {}, `${label} `, el("input", { id, required: true, ...props }));
-    form = el("form", { id: "login", class: "login", hidden: true }, el("h2", {}, "Log in"),
-      field("e-mail", "login-email", { name: "username", type: "email", autocomplete: "username" }),
-      field("password", "login-password", { name: "password", type: "password", autocomplete: "current-password" }),
-      el("button", { type: "submit" }, "Log in"), el("span", { id: "login-error", class: "error-text" }));
+    form = el("form", { id: "login", class: "login", hidden: true }, el("h2", {}, loginTexts.title),
+      field(loginTexts.email, "login-email", { name: "username", type: "email", autocomplete: "username" }),
+      field(loginTexts.password, "login-password", { name: "password", type: "password", autocomplete: "current-password" }),
+      el("button", { type: "submit" }, loginTexts.submit), el("span", { id: "login-error", class: "error-text" }));
     document.querySelector("header").after(form);
   }
   return form;
@@ -99,8 +112,8 @@ async function askLogin() {
       const body = new URLSearchParams({ username: $("login-email").value, password: $("login-password").value });
       const res = await fetch("/api/auth/token", { method: "POST", body });
       if (!res.ok) {
-        $("login-error").textContent = res.status === 401 ? "wrong e-mail or password"
-          : `log-in failed (${await errorText(res)})`;
+        $("login-error").textContent = res.status === 401 ? loginTexts.wrong
+          : `${loginTexts.failed} (${await errorText(res)})`;
         return;
       }
       form.hidden = true;
@@ -125,7 +138,7 @@ function login() {
 export async function authFetch(url, opts = {}) {
   if (!token) await login();
   const hasJson = opts.json !== undefined;
-  const init = () => ({ ...opts, headers: { Authorization: `Bearer ${token}`,
+  const init = () => ({ ...opts, headers: { ...defaultHeaders, ...(opts.headers || {}), Authorization: `Bearer ${token}`,
     ...(hasJson ? { "Content-Type": "application/json" } : {}) }, ...(hasJson ? { body: JSON.stringify(opts.json) } : {}) });
   const send = () => fetch(url, init()).catch((e) => {
     throw new Error(`${url}: the hub did not answer (${e.message})`);

@@ -6,6 +6,7 @@ import {
   $, authFetch, drawLines, drawScore, el, errorText, extendLines, extendScore, getJSON, guard, isLearning, logout,
   problem, show, WindowFeed,
 } from "./common.js";
+import { DeployForm } from "./deploy-form.js";
 import { featureNames, featureOrder } from "./feature-charts.js";
 import { followStream } from "./live-stream.js";
 
@@ -25,7 +26,8 @@ let windows = 0;           // windows shown
 let alertRows = [];
 let closedShown = false;
 let lastClosedRefresh = 0;
-let deployDirty = false;   // the learner edited the pipeline text: do not overwrite it
+let deployDirty = false;   // the learner edited the pipeline (form or text): do not overwrite it
+let deployForm = null;     // the field-by-field form (deploy-form.js), kept in step with the JSON
 
 // --- small helpers --------------------------------------------------------------------------------
 const round3 = (x) => Math.round(x * 1000) / 1000;
@@ -77,7 +79,9 @@ function setUp() {
   $("asset-pick").hidden = session.assets.length < 2;
   $("asset-select").onchange = () => guard("telemetry", selectAsset($("asset-select").value));
   $("deploy-asset").onchange = () => { deployDirty = false; prefillDeploy(); };
-  $("deploy-pipeline").oninput = () => { deployDirty = true; };
+  deployForm = new DeployForm({ root: $("deploy-fields"), textarea: $("deploy-pipeline"), diff: $("deploy-diff"),
+    authFetch, onEdit: () => { deployDirty = true; } });
+  $("deploy-pipeline").oninput = () => { deployDirty = true; deployForm.fromText(); };
   $("deploy-reset").onclick = () => { deployDirty = false; prefillDeploy(); };
   $("deploy").onsubmit = (ev) => {
     ev.preventDefault();
@@ -295,7 +299,10 @@ function prefillDeploy() {
   const last = deps[deps.length - 1];
   const pipeline = { ...((last && last.pipeline) || {}) };
   delete pipeline.lineage;
-  $("deploy-pipeline").value = JSON.stringify(pipeline, null, 2);
+  const text = JSON.stringify(pipeline, null, 2);
+  if (text === $("deploy-pipeline").value && deployForm.registry) return; // unchanged: leave the form as it is
+  $("deploy-pipeline").value = text;
+  deployForm.load(pipeline).catch((e) => problem("deploy form", e));
 }
 
 function showResult(id, text, ok) {

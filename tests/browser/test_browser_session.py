@@ -229,6 +229,17 @@ def test_learner_session_page(mosquitto, tmp_path):
                 assert row0.get_attribute("data-hash") == starter["hash"]
                 assert "outer-race-starter" in row0.inner_text() and "starter" in row0.locator(".edge").inner_text()
                 prefilled = json.loads(page.input_value("#deploy-pipeline"))
+                # the form built from the registries: the hub's message beside the field, the change previewed
+                page.wait_for_selector("#deploy-fields input[name=window]")
+                page.fill("#deploy-fields input[name=window]", "10")
+                page.wait_for_selector("#deploy-fields .field-error[data-field=window]:not(:empty)")
+                assert "greater than or equal to 256" in page.inner_text(".field-error[data-field=window]")
+                page.fill("#deploy-fields input[name=window]", str(prefilled["window"]))
+                page.fill("#deploy-fields input[name=confirm]", "3")
+                page.wait_for_selector("#deploy-diff[data-valid=true] li[data-key=confirm]")
+                assert page.inner_text("#deploy-diff li[data-key=confirm]") == f"confirm: {prefilled['confirm']} → 3"
+                page.click("#deploy-json summary")  # the JSON, for advanced users, follows the form
+                assert json.loads(page.input_value("#deploy-pipeline"))["confirm"] == 3
                 assert prefilled == {k: v for k, v in starter["pipeline"].items() if k != "lineage"}
 
                 # a pipeline the hub refuses: its message, naming the field, is shown

@@ -29,6 +29,9 @@ OPERATOR = frozenset({Role.hub_operator})
 RUNS = frozenset({Role.hub_operator, Role.mentor})
 SIGNERS = frozenset({Role.hub_operator, Role.mentor, Role.assessor, Role.sme_partner})
 DEPLOYERS = frozenset({Role.hub_operator, Role.mentor, Role.learner})
+LEARNER = frozenset({Role.learner})
+COMPANIES = frozenset({Role.hub_operator, Role.sme_partner})
+JOB = {"job_id": "reliability-engineer"}
 NO_SESSION = {"session_id": "999"}  # admitted, then 404: the behaviour is tested in test_lab_session_e2e.py
 
 
@@ -110,6 +113,41 @@ ACCESS = {
     ("GET", "/api/sla"): (STAFF, {}, None, 200),
     ("GET", "/api/sessions/{session_id}/ledger"): (STAFF, NO_SESSION, None, 404),
     ("GET", "/api/ledger/verify"): (OPERATOR, {}, None, 200),
+    # skills: the learner portal (tenant isolation and consent in tests/hub/test_skills_access.py)
+    ("GET", "/api/skills/framework"): (ALL, {}, None, 200),
+    ("GET", "/api/skills/me/profile"): (LEARNER, {}, None, 200),
+    ("PUT", "/api/skills/me/self-assessment"): (LEARNER, {}, lambda: {"levels": {"python": 2}}, 200),
+    ("POST", "/api/skills/me/suggestions"): (LEARNER, {}, lambda: {"text": "I wrote Python scripts"}, 200),
+    ("GET", "/api/skills/checks"): (LEARNER, {}, None, 200),
+    ("POST", "/api/skills/checks"): (LEARNER, {}, lambda: {"skill": "signal-processing"}, 201),
+    ("POST", "/api/skills/checks/{check_id}/answers"): (LEARNER, {"check_id": "999"},
+                                                        lambda: {"answers": [0, 0, 0, 0, 0]}, 404),
+    ("GET", "/api/skills/me/report"): (LEARNER, {}, None, 200),
+    ("GET", "/api/skills/me/matches"): (LEARNER, {}, None, 200),
+    ("GET", "/api/skills/me/gaps/{job_id}"): (LEARNER, JOB, None, 200),
+    ("GET", "/api/skills/me/pathway/{job_id}"): (LEARNER, JOB, None, 200),
+    ("GET", "/api/skills/me/consents"): (LEARNER, {}, None, 200),
+    ("PUT", "/api/skills/me/consents"): (LEARNER, {}, lambda: {"sites": []}, 200),
+    ("GET", "/api/me/language"): (ALL, {}, None, 200),
+    ("PUT", "/api/me/language"): (ALL, {}, lambda: {"language": "en"}, 200),
+    ("GET", "/api/jobs"): (ALL, {}, None, 200),
+    ("GET", "/api/jobs/{job_id}"): (ALL, JOB, None, 200),
+    ("GET", "/api/jobs/{job_id}/career"): (ALL, JOB, None, 200),
+    ("GET", "/api/jobs/export"): (STAFF, {}, None, 200),
+    ("POST", "/api/jobs/import"): (OPERATOR, {}, lambda: {"format": "csv", "text": "not,a,template"}, 422),
+    ("GET", "/api/catalogue"): (ALL, {}, None, 200),
+    ("GET", "/api/catalogue/{entry_id}"): (ALL, {"entry_id": "python-for-engineers"}, None, 200),
+    ("GET", "/api/skills/learners"): (STAFF, {}, None, 200),
+    ("GET", "/api/skills/learners/{user_id}/profile"): (STAFF, {"user_id": "learner"}, None, 200),
+    ("GET", "/api/skills/learners/{user_id}/matches"): (STAFF, {"user_id": "learner"}, None, 200),
+    ("GET", "/api/skills/teams"): (STAFF, {}, None, 200),
+    ("GET", "/api/skills/teams/{team_id}/gaps/{job_id}"): (STAFF, {"team_id": "team", **JOB}, None, 200),
+    ("GET", "/api/skills/companies"): (COMPANIES, {}, None, 200),
+    ("GET", "/api/skills/companies/{site}/gaps/{job_id}"): (COMPANIES, {"site": "plant-a", **JOB}, None, 200),
+    ("POST", "/api/invitations"): (RUNS, {}, lambda: {"email": f"new-{_uid()}@x.org"}, 201),
+    # the deploy form of the learner page
+    ("GET", "/api/pipelines/registry"): (ALL, {}, None, 200),
+    ("POST", "/api/pipelines/validate"): (DEPLOYERS, {}, lambda: {"pipeline": {"window": 4096}}, 200),
 }
 # public routes and what they answer without a token
 PUBLIC = {
@@ -118,6 +156,10 @@ PUBLIC = {
     ("POST", "/api/auth/demo-token"): 404,  # production mode
     ("GET", "/"): 200,
     ("GET", "/session"): 200,  # the learner page; it logs in itself
+    ("GET", "/skills"): 200,  # the learner portal and staff skills views; they log in themselves
+    ("GET", "/join"): 200,  # joining by invitation
+    ("GET", "/api/invitations/{token}"): 404,  # the token is the secret: an unknown one is not found
+    ("POST", "/api/invitations/{token}/accept"): 422,  # no body given
     ("GET", "/healthz"): 200,
     ("GET", "/vendor/plotly.min.js"): 200,
     ("GET", "/metrics"): 200,  # Prometheus scrape; restrict it at the network, not with tokens
@@ -143,7 +185,7 @@ def _seed(app) -> dict[str, int]:
         team = teams.create_team(db, "Team Blue", [users[Role.learner]])
         teams.create_challenge(db, "Press watch", "plant-a", ["press-1"], [team],
                              [users[Role.mentor], users[Role.assessor]])
-        ids = {"outsider": outsider.id}
+        ids = {"outsider": outsider.id, "learner": users[Role.learner].id, "team": team.id}
     seq = iter(range(1, 100))
     for site, edge, assets in (("plant-a", "gw-a", ["press-1", "fan-1"]), ("plant-b", "gw-b", ["pump-9"])):
         env = {"v": 1, "edge": edge, "boot": "b1"}

@@ -10,6 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 
 from cloud.access import Role
@@ -21,6 +24,7 @@ from cloud.challenges import teams
 from cloud.challenges.scope import scope_of
 from cloud.database import alembic_config, make_engine, make_sessionmaker, upgrade_database
 from cloud.sites import service as reg
+from cloud.tables import METADATA
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -60,8 +64,17 @@ def test_migration_creates_every_table_and_is_idempotent(domain_url):
     assert {"sites", "assets", "sensors", "edges", "users", "user_roles", "site_memberships", "api_tokens",
             "teams", "team_members", "challenges", "challenge_assets", "challenge_teams", "challenge_staff",
             "charters", "charter_signatures", "lab_sessions", "deployments", "evidence", "submissions",
-            "assessment_scores", "moderations", "outcomes", "ledger"} <= tables
-    assert version == "0002"
+            "assessment_scores", "moderations", "outcomes", "ledger", "skill_levels", "skill_changes",
+            "skill_checks", "skill_consents", "invitations", "user_preferences", "imported_jobs"} <= tables
+    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()  # the newest migration
+
+
+def test_the_migrated_schema_is_the_models(domain_url):
+    engine = make_engine(domain_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), METADATA)
+    engine.dispose()
+    assert diff == []
 
 
 def test_registry_round_trip_and_constraints(db):

@@ -39,7 +39,8 @@ CLOUD_RANKS = {
     "accounts": 3, "ingest": 3,
     "commands": 4,
     "challenges": 5,
-    "settings": 6, "bootstrap": 7, "tables": 7, "migrations": 8, "hub": 8,  # composition of the hub
+    "skills": 6,  # consumes outcomes and evidence; challenges reach it only through the hooks the hub wires
+    "settings": 7, "bootstrap": 8, "tables": 8, "migrations": 9, "hub": 9,  # composition of the hub
 }
 
 
