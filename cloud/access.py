@@ -79,6 +79,7 @@ def current_principal(request: Request, db: DB, token: Annotated[str | None, Dep
     who = authenticate(db, token)
     if who is None:
         raise _unauthorized("token unknown, expired or revoked; log in again")
+    request.state.principal = who  # the access log (cloud/governance/access_log.py) reads who read what
     # hand the connection back now: a long-lived response (the live stream) must not hold one;
     # the session stays usable and checks a connection out again if the route queries
     db.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+import sqlalchemy.exc
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -72,6 +73,10 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+class DatabaseUnusable(RuntimeError):
+    """The relational database cannot be opened or migrated; the message names it (password hidden)."""
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Session factory bound to ``engine`` (objects stay readable after commit)."""
     return sessionmaker(engine, expire_on_commit=False)
@@ -107,6 +112,12 @@ def upgrade_database(target: str | Engine, revision: str = "head") -> None:
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_ID})")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
+    except sqlalchemy.exc.DatabaseError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        hint = (": the file is not an SQLite database or is damaged; move it aside or restore a backup"
+                if engine.dialect.name == "sqlite" and any(w in str(exc.orig) for w in ("not a database", "malformed"))
+                else "")
+        raise DatabaseUnusable(f"database {where}: {exc.orig}{hint}") from exc
     finally:
         if isinstance(target, str):
             engine.dispose()

@@ -7,9 +7,14 @@ would refuse), the edge validates it again after checking the signature.
 The edge answers every command, valid or not, with :func:`command_result`
 on ``tf/v1/{site}/{edge}/cmd_result``.
 
+A command names both its ``site`` and its ``edge``, inside the signed
+payload: edge ids repeat across sites (every lab's first gateway is
+``edge-1``), so a bundle signed for ``plant-b/edge-1`` must not be
+accepted by ``teachfab-lab/edge-1`` when someone republishes it there.
+
 Examples
 --------
->>> cmd = parse_command({"cmd": "snapshot", "bundle_id": "s-1", "edge": "edge-1",
+>>> cmd = parse_command({"cmd": "snapshot", "bundle_id": "s-1", "site": "lab", "edge": "edge-1",
 ...                      "created_ns": 1_700_000_000_000_000_000, "asset": "pump-1"})
 >>> type(cmd).__name__, cmd.duration_s
 ('SnapshotCommand', 1.0)
@@ -31,6 +36,7 @@ MAX_COMMAND_BYTES = 1 << 20
 class _Command(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     bundle_id: Identifier
+    site: Identifier = Field(description="the site of the edge the command is for (edge ids repeat across sites)")
     edge: Identifier
     created_ns: TimestampNs
     expires_ns: int | None = None

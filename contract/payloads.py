@@ -7,23 +7,40 @@ increasing); :class:`Envelope` stamps them on the edge. At the hub,
 :class:`Message` or raises :class:`InvalidMessage` whose ``reason`` names
 the field, the value and what was expected — the reason is what the
 quarantine stores.
+
+Parsing is strict and bounded, because every payload is hostile until
+validated: integers must be JSON integers (``"seq": "12"``, ``true`` and
+``12.0`` are refused) within SQLite's 64-bit range, no value anywhere —
+the free-form fields of ``birth`` and ``health`` included — may be
+``NaN`` or infinite, a payload is at most :data:`MAX_PAYLOAD_BYTES`, and
+pydantic-core's JSON parser refuses nesting beyond its recursion limit and
+numbers beyond its range. Whatever else goes wrong while parsing is still
+an :class:`InvalidMessage`, never another exception.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
-import json
+import math
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from contract.bounds import Segment, TimestampNs
+from contract.explanation import Explanation
 from contract.topics import parse_topic
 
 SCHEMA_VERSION = 1
+#: Largest payload the hub parses (a 2 000 000-sample waveform fits); larger ones are quarantined unread.
+MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
+#: Largest ``seq`` (SQLite's signed 64-bit INTEGER).
+MAX_SEQ = 2**63 - 1
+#: How deep the free-form fields of ``birth``/``health`` may nest.
+MAX_STATE_DEPTH = 32
 
 
 class InvalidMessage(ValueError):
@@ -34,15 +51,22 @@ class InvalidMessage(ValueError):
         self.reason = reason
 
 
-_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+def _not_bool(value: Any) -> Any:
+    # JSON ``true`` equals 1 in Python; a schema version is a number, never a flag
+    if isinstance(value, bool):
+        raise ValueError(f"must be the integer 1, not {value!r}")
+    return value
 
 
 class _Enveloped(BaseModel):
     model_config = _STRICT
-    v: Literal[1]
+    v: Annotated[Literal[1], BeforeValidator(_not_bool)]
     edge: Segment
     boot: str = Field(min_length=1, max_length=64)
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_SEQ)
 
 
 class FeatureRecordIn(BaseModel):
@@ -71,6 +95,7 @@ class AlertMsg(_Enveloped):
     severity: Literal["warning", "critical"] = "warning"
     message: str = Field(max_length=2000)
     features: dict[str, float] = Field(default_factory=dict, max_length=256)
+    explanation: Explanation | None = None
 
 
 class StatusMsg(_Enveloped):
@@ -108,8 +133,33 @@ class WaveformMsg(_Enveloped):
 class _EdgeState(_Enveloped):
     """Retained edge-level state; its fields are the edge's to define (stored as JSON)."""
 
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, strict=True)
     ts: TimestampNs
+
+    @model_validator(mode="after")
+    def _finite_and_shallow(self):
+        for key, value in (self.model_extra or {}).items():
+            problem = _state_problem(value, MAX_STATE_DEPTH)
+            if problem:
+                raise ValueError(f"field {key!r}: {problem}")
+        return self
+
+
+def _state_problem(value: Any, depth: int) -> str | None:
+    """Why a free-form JSON value may not be stored (non-finite number, too deep), or ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value!r} is not a finite number"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SEQ:
+        return "integer out of the 64-bit range"
+    if isinstance(value, (dict, list)):
+        if depth <= 0:
+            return f"nested deeper than {MAX_STATE_DEPTH} levels"
+        items = value.values() if isinstance(value, dict) else value
+        for item in items:
+            problem = _state_problem(item, depth - 1)
+            if problem:
+                return problem
+    return None
 
 
 class BirthMsg(_EdgeState):
@@ -139,13 +189,14 @@ MODELS: dict[str, type[BaseModel]] = {"features": FeaturesMsg, "alert": AlertMsg
 
 @dataclass(frozen=True)
 class Message:
-    """A validated message and where it came from."""
+    """A validated message and where it came from; ``digest`` fingerprints the payload's bytes."""
 
     kind: str
     site: str
     edge: str
     asset: str | None
     body: BaseModel
+    digest: str = ""
 
 
 def parse_message(topic: str, payload: bytes) -> Message:
@@ -166,19 +217,28 @@ def parse_message(topic: str, payload: bytes) -> Message:
         kind, site, edge, asset = parse_topic(topic)
     except ValueError as exc:
         raise InvalidMessage(str(exc)) from None
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise InvalidMessage(f"{kind} payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidMessage(f"{kind} payload is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidMessage(f"{kind} payload must be a JSON object, got {type(data).__name__}")
-    try:
-        body = MODELS[kind].model_validate(data)
+        body = MODELS[kind].model_validate_json(payload)
     except ValidationError as exc:
-        raise InvalidMessage(f"{kind} payload: {describe_errors(exc)}") from None
+        raise InvalidMessage(_reason(kind, exc)) from None
+    except Exception as exc:  # noqa: BLE001 - any parser failure is the payload's fault, never the hub's
+        raise InvalidMessage(f"{kind} payload could not be parsed: {type(exc).__name__}: {str(exc)[:200]}") from None
     if body.edge != edge:
         raise InvalidMessage(f"{kind} payload: edge {body.edge!r} does not match topic edge {edge!r}")
-    return Message(kind, site, edge, asset, body)
+    return Message(kind, site, edge, asset, body, hashlib.blake2b(payload, digest_size=16).hexdigest())
+
+
+def _reason(kind: str, exc: ValidationError) -> str:
+    """The quarantine reason of a failed validation: not JSON, not an object, or the fields."""
+    first = exc.errors()[0]
+    if first["type"] == "json_invalid":
+        return f"{kind} payload is not JSON: {first['msg'].removeprefix('Invalid JSON: ')}"
+    if first["type"] == "model_type" and not first["loc"]:
+        got = first.get("input")
+        return f"{kind} payload must be a JSON object, got {type(got).__name__}"
+    return f"{kind} payload: {describe_errors(exc)}"
 
 
 def describe_errors(exc: ValidationError, limit: int = 5) -> str:

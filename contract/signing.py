@@ -171,10 +171,14 @@ def load_private_key(path: str | Path, password: bytes | None = None) -> Ed25519
     return key
 
 
+def public_key_pem(key: Ed25519PublicKey) -> bytes:
+    """A public key as SubjectPublicKeyInfo PEM (what :func:`load_public_key` reads)."""
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def save_public_key(key: Ed25519PublicKey, path: str | Path) -> None:
     """Write a public key as SubjectPublicKeyInfo PEM."""
-    Path(path).write_bytes(key.public_bytes(serialization.Encoding.PEM,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo))
+    Path(path).write_bytes(public_key_pem(key))
 
 
 def load_public_key(path: str | Path) -> Ed25519PublicKey:

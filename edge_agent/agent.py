@@ -41,11 +41,12 @@ from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from contract.mqtt import BrokerAuth
 from contract.signing import load_public_keys
-from edge_agent.commands import CommandRouter
+from edge_agent.commands import CommandRouter, default_state_dir
 from edge_agent.features import BearingFrequencies, bearing_features
 from edge_agent.pipeline import AlertRecord, AssetPipeline, DriftRecord, FeatureRecord, PipelineConfig
 from edge_agent.publisher import MqttPublisher
@@ -53,6 +54,7 @@ from firmware_adapters.registry import get_adapter
 
 log = logging.getLogger(__name__)
 VERSION = "0.2.0"
+EXPLAIN_GRACE_S = 30.0  # how long a stopping agent waits for an alert's diagnosis
 _RUNTIME_KEYS = {"batch_s", "health_s", "snapshot_s"}
 
 
@@ -95,11 +97,18 @@ class EdgeSettings(BaseSettings):
     edge_id: str = "edge-1"
     broker: str = "mqtt://127.0.0.1:1883"
     mqtt_protocol: Literal["3.1.1", "5"] = "3.1.1"
+    broker_username: str | None = Field(None, description="this edge's broker user (from its starter kit)")
+    broker_password: SecretStr | None = Field(None, description="its broker password")
+    broker_ca: Path | None = Field(None, description="CA certificate the mqtts:// broker must chain to")
+    hub_url: str | None = Field(None, description="the hub's web address (teachfab edge check compares clocks)")
     batch_s: float = Field(1.0, gt=0, description="how often feature records are flushed as one batch")
     health_s: float = Field(10.0, gt=0, description="how often health is published")
     snapshot_s: float = Field(300.0, gt=0, description="how often learnt model state is saved")
-    state_dir: Path | None = Field(None, description="outbox, snapshots, deployed pipelines; None: in memory")
+    state_dir: Path | None = Field(None, description="outbox, snapshots, deployed pipelines, replay protection; "
+                                   "None: in memory, except replay protection (edge_agent.commands.default_state_dir)")
     hub_keys: Path | None = Field(None, description="directory of <key_id>.pub.pem keys trusted to sign commands")
+    command_state_dir: Path | None = Field(None, description="where replay protection of signed commands is kept; "
+                                           "default: state_dir, else edge_agent.commands.default_state_dir")
     outbox_max_rows: int = Field(200_000, ge=100)
     max_inflight: int = Field(200, ge=1, le=10_000)
     waveform_buffer_s: float = Field(2.0, gt=0, le=60, description="raw data kept for snapshot requests")
@@ -111,6 +120,11 @@ class EdgeSettings(BaseSettings):
         for src in self.sources:
             self.pipelines.setdefault(src.asset, PipelineConfig())
         return self
+
+    def broker_auth(self) -> BrokerAuth:
+        """The credentials and CA this edge presents to and trusts at the broker."""
+        password = None if self.broker_password is None else self.broker_password.get_secret_value()
+        return BrokerAuth(self.broker_username, password, self.broker_ca)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
@@ -153,10 +167,12 @@ class EdgeAgent:
         outbox = None if self.state_dir is None else self.state_dir / "outbox.sqlite"
         self.publisher = MqttPublisher(settings.broker, settings.site, settings.edge_id, list(self.pipelines),
                                        VERSION, settings.mqtt_protocol, settings.max_inflight, outbox=outbox,
-                                       birth_info=self._birth_info(), commands=self.commands)
+                                       birth_info=self._birth_info(), commands=self.commands,
+                                       auth=settings.broker_auth())
         self._pending: dict[str, list[dict]] = {a: [] for a in self.pipelines}
         self._recent: dict[tuple[str, str], collections.deque] = {}
         self.alerts: list[AlertRecord] = []
+        self._explaining: set[asyncio.Task] = set()  # alerts being diagnosed off the event loop
         self.drifts: list[DriftRecord] = []
         self.windows = 0
         self.restarts: collections.Counter[str] = collections.Counter()
@@ -181,6 +197,11 @@ class EdgeAgent:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self._explaining:  # an alert still being diagnosed gets a while, then goes without it
+                _, late = await asyncio.wait(set(self._explaining), timeout=EXPLAIN_GRACE_S)
+                for t in late:
+                    t.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
             self._flush()
             self._save_snapshots()
             await asyncio.to_thread(self.publisher.stop)
@@ -227,12 +248,33 @@ class EdgeAgent:
             self._pending[asset].append(rec.as_dict())
         elif isinstance(rec, AlertRecord):
             self.alerts.append(rec)
-            self.publisher.publish(asset, "alert", rec.as_dict())
             log.warning("ALERT %s: %s", asset, rec.message)
+            if rec.explain_later is None:
+                self.publisher.publish(asset, "alert", rec.as_dict())
+            else:
+                task = asyncio.create_task(self._publish_explained(asset, rec))
+                self._explaining.add(task)
+                task.add_done_callback(self._explaining.discard)
         elif isinstance(rec, DriftRecord):
             self.drifts.append(rec)
             self.publisher.publish(asset, "drift", rec.as_dict())
             log.info("DRIFT %s: %s", asset, rec.event.message)
+
+    async def _publish_explained(self, asset: str, rec: AlertRecord) -> None:
+        """Diagnose an alert in a worker thread, then publish it (with whatever the diagnosis gave).
+
+        The stream goes on meanwhile: the first diagnosis of a process
+        compiles numba kernels (5 s on a 2-core x86 machine, more on a Pi).
+        """
+        job, rec.explain_later = rec.explain_later, None
+        try:
+            rec.explanation = await asyncio.to_thread(job)
+        except asyncio.CancelledError:
+            log.warning("%s: the agent stops; the alert goes without its explanation", asset)
+        except Exception:
+            log.exception("%s: the alert's diagnosis failed; it goes without an explanation", asset)
+        finally:
+            self.publisher.publish(asset, "alert", rec.as_dict())
 
     async def _every(self, period_s: float, action) -> None:
         while True:
@@ -267,7 +309,7 @@ class EdgeAgent:
 
     # ------------------------------------------------------------------ state
     def _new_pipeline(self, asset: str, cfg: PipelineConfig) -> AssetPipeline:
-        pipeline = AssetPipeline(asset, cfg)
+        pipeline = AssetPipeline(asset, cfg, defer_explanation=True)
         path = self._snapshot_path(asset, cfg)
         if path is not None and path.exists():
             try:
@@ -306,7 +348,8 @@ class EdgeAgent:
     def _command_router(self):
         if self.settings.hub_keys is None:
             return None
-        state = None if self.state_dir is None else self.state_dir / "commands.json"
+        where = self.settings.command_state_dir or self.state_dir
+        state = (where or default_state_dir(self.settings.site, self.settings.edge_id)) / "commands.json"
         return CommandRouter(self.settings.site, self.settings.edge_id, load_public_keys(self.settings.hub_keys),
                              on_config=self._on_config, on_deploy=self._on_deploy, on_snapshot=self._on_snapshot,
                              state_path=state)

@@ -3,13 +3,20 @@
 The hub publishes signed bundles (:mod:`contract.signing`) on
 ``tf/v1/{site}/{edge}/cmd/{name}`` with ``name`` in ``config``, ``deploy``,
 ``snapshot``. :class:`CommandRouter` checks, in this order: the topic, the
-size, JSON, the signature and expiry, the payload schema, that the payload
-names this command and this edge, and that it is no replay (a ``bundle_id``
+size, JSON (at most :data:`MAX_DEPTH` levels deep), the signature and
+expiry, the payload schema, that the payload names this command, this site
+and this edge, and that it is no replay (a ``bundle_id``
 already handled, or a config/deploy older than the one applied). Only then
 does it call the handler the agent registered. Whatever happens, it returns
 a result ``{cmd, bundle_id, status: accepted|rejected, reason, detail, ts}``
 that the publisher sends on ``tf/v1/{site}/{edge}/cmd_result``; it never
 raises, and counts every rejection by reason.
+
+Replay protection only holds if it outlives the process: the agent keeps
+it in ``commands.json`` in its state directory (:func:`default_state_dir`
+when none is configured), written before a command is answered, so a
+restarted edge still refuses a bundle it applied and an older one
+(a rollback).
 
 Handlers are called from the MQTT network thread: they should validate and
 hand the work over (e.g. ``loop.call_soon_threadsafe``) rather than block.
@@ -22,7 +29,7 @@ Examples
 >>> private, public = generate_keypair()
 >>> deployed = []
 >>> router = CommandRouter("lab", "edge-1", {"hub": public}, on_deploy=deployed.append)
->>> doc = {"cmd": "deploy", "bundle_id": "d-1", "edge": "edge-1", "created_ns": 1_700_000_000_000_000_000,
+>>> doc = {"cmd": "deploy", "bundle_id": "d-1", "site": "lab", "edge": "edge-1", "created_ns": 1_700_000_000_000_000_000,
 ...        "asset": "pump-1", "pipeline": {"threshold": 8}}
 >>> bundle = sign_bundle(doc, private, "hub")
 >>> router.handle("tf/v1/lab/edge-1/cmd/deploy", json.dumps(bundle).encode())["status"]
@@ -55,6 +62,55 @@ from contract.topics import COMMAND_NAMES
 
 log = logging.getLogger(__name__)
 
+#: Deepest nesting of objects and arrays a command may have (a pipeline needs 5).
+MAX_DEPTH = 32
+
+
+def default_state_dir(site: str, edge: str) -> Path:
+    """Where an edge without a configured ``state_dir`` keeps its replay protection.
+
+    ``$XDG_STATE_HOME/teachfab/edges/<site>/<edge>`` (``~/.local/state`` when
+    the variable is unset), so a restart does not forget the bundles applied.
+
+    Examples
+    --------
+    >>> default_state_dir("lab", "edge-1").parts[-4:]
+    ('teachfab', 'edges', 'lab', 'edge-1')
+    """
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "teachfab" / "edges" / site / edge
+
+
+def json_depth_exceeds(payload: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON text nests objects/arrays deeper than ``limit`` (brackets inside strings ignored).
+
+    Checked on the bytes, before parsing, so no parser or validator recurses
+    into a hostile document.
+
+    Examples
+    --------
+    >>> json_depth_exceeds(b'[' * 40 + b']' * 40), json_depth_exceeds(b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}')
+    (True, False)
+    """
+    depth, in_string, escaped = 0, False, False
+    for byte in payload:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
 
 class CommandRouter:
     """Verify and dispatch hub commands to the agent's handlers.
@@ -72,7 +128,8 @@ class CommandRouter:
         Command names accepted without a signature (default none; e.g.
         ``("snapshot",)`` on a closed lab network).
     state_path : str or Path, optional
-        JSON file keeping replay protection across restarts.
+        JSON file keeping replay protection across restarts (the agent
+        always gives one; without it the history lives in memory only).
     max_seen : int
         How many handled ``bundle_id`` values are remembered.
     """
@@ -110,6 +167,15 @@ class CommandRouter:
 
     def handle(self, topic: str, payload: bytes) -> dict:
         """Check and dispatch one command message; return its result (never raises)."""
+        try:
+            return self._handle(topic, payload)
+        except Exception as exc:  # the last guard: an unforeseen input is refused, never left unanswered
+            log.exception("command on %s: unexpected failure", topic)
+            self.rejected += 1
+            self.rejected_by["internal"] += 1
+            return _result(topic.rsplit("/", 1)[-1], None, "rejected", f"internal error: {type(exc).__name__}")
+
+    def _handle(self, topic: str, payload: bytes) -> dict:
         self.received += 1
         name = topic.rsplit("/", 1)[-1]
         bundle_id = None
@@ -145,9 +211,11 @@ class CommandRouter:
             raise _Rejected("topic", f"unknown command {name!r}; expected one of {', '.join(COMMAND_NAMES)}")
         if len(payload) > MAX_COMMAND_BYTES:
             raise _Rejected("too_large", f"payload of {len(payload)} bytes exceeds {MAX_COMMAND_BYTES}")
+        if json_depth_exceeds(payload):
+            raise _Rejected("too_deep", f"payload nests deeper than {MAX_DEPTH} levels")
         try:
             doc = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise _Rejected("not_json", f"payload is not JSON: {exc}") from None
         inner = doc.get("payload", doc) if isinstance(doc, dict) else None
         bundle_id = inner.get("bundle_id") if isinstance(inner, dict) else None
@@ -166,8 +234,9 @@ class CommandRouter:
                 raise _Rejected("schema", f"{name} payload: {describe_errors(exc)}") from None
             if cmd.cmd != name:
                 raise _Rejected("schema", f"payload is a {cmd.cmd!r} command but arrived on cmd/{name}")
-            if cmd.edge != self.edge:
-                raise _Rejected("edge", f"command is for edge {cmd.edge!r}, this is {self.edge!r}")
+            if cmd.site != self.site or cmd.edge != self.edge:
+                raise _Rejected("edge", f"command is for edge {cmd.site!r}/{cmd.edge!r}, "
+                                        f"this is {self.site!r}/{self.edge!r}")
             if cmd.bundle_id in self._seen:
                 raise _Rejected("replay", f"replay: bundle_id {cmd.bundle_id!r} was already handled")
             applied = self._applied.get(_scope(cmd))
@@ -187,8 +256,12 @@ class CommandRouter:
         if scope is not None:
             self._applied[scope] = max(cmd.created_ns, self._applied.get(scope, 0))
         if self.state_path is not None:
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.state_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"seen": list(self._seen), "applied": self._applied}), encoding="utf-8")
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(json.dumps({"seen": list(self._seen), "applied": self._applied}))
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(tmp, self.state_path)
 
     def _load_state(self) -> None:

@@ -49,15 +49,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import pickle
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from edge_agent.bearings import bearing_by_name
+from edge_agent.diagnosis.explain import (explain_bearing, explain_current, explain_features, explain_thermal,
+                                          moved_features)
 from edge_agent.drift import DRIFT_DETECTORS, DriftMonitor
 from edge_agent.features.sets import FEATURE_SETS, FeatureContext, linear_features
 from edge_agent.models import MODELS, SCALERS, THRESHOLDS
@@ -66,6 +70,51 @@ from firmware_adapters.sample import Sample
 
 log = logging.getLogger(__name__)
 DEFAULT_FEATURES = ["rms", "peak", "crest", "kurtosis", "env_bpfo", "env_bpfi", "env_2bsf"]
+
+
+#: Upper bounds of step parameters, checked before anything is built: a deploy is a
+#: learner's input, and the edge (a lab session's edge runs on the hub host) must not
+#: build ~10^10 tree nodes because someone asked for them.
+PARAM_LIMITS = {"n_trees": 100, "height": 16, "window_size": 100_000, "window": 100_000, "warmup": 1_000_000,
+                "n_random_projections": 1_000, "n_bins": 10_000, "min_instances": 1_000_000,
+                "grace_period": 1_000_000, "clock": 1_000_000, "max_buckets": 1_000}
+#: Any other integer parameter: at most this.
+MAX_INT_PARAM = 10_000_000
+#: Half-Space Trees: nodes of all trees together (``n_trees * 2**(height + 1)``), about 24 bytes each (~50 MB);
+#: 25 trees of height 15 (bench_hst.py) fit.
+MAX_TREE_NODES = 1 << 21
+#: Drift monitors in one pipeline.
+MAX_DRIFT_MONITORS = 32
+
+
+def check_params(what: str, params: dict) -> None:
+    """Refuse parameters over :data:`PARAM_LIMITS` (``ValueError`` naming ``what.params.NAME``).
+
+    Examples
+    --------
+    >>> check_params("detector", {"n_trees": 25, "height": 10})
+    >>> check_params("detector", {"n_trees": 1000, "height": 24})
+    Traceback (most recent call last):
+    ...
+    ValueError: detector.params.n_trees must be at most 100, got 1000
+    >>> check_params("detector", {"n_trees": 100, "height": 16})
+    Traceback (most recent call last):
+    ...
+    ValueError: detector.params: n_trees * 2**(height + 1) = 13107200 tree nodes, at most 2097152 (fewer or lower trees)
+    """
+    for name, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        limit = PARAM_LIMITS.get(name, MAX_INT_PARAM if isinstance(value, int) else None)
+        if limit is not None and abs(value) > limit:
+            raise ValueError(f"{what}.params.{name} must be at most {limit}, got {value}")
+    trees, height = params.get("n_trees", 10), params.get("height", 8)
+    if ("n_trees" in params or "height" in params) and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (trees, height)):
+        nodes = trees * 2 ** (height + 1)
+        if nodes > MAX_TREE_NODES:
+            raise ValueError(f"{what}.params: n_trees * 2**(height + 1) = {nodes} tree nodes, "
+                             f"at most {MAX_TREE_NODES} (fewer or lower trees)")
 
 
 class _Strict(BaseModel):
@@ -100,6 +149,13 @@ class Lineage(_Strict):
     author: str | None = None
     created_ns: int | None = None
     note: str = ""
+
+
+class IsoClass(_Strict):
+    """ISO 20816-3 machine class of a vibration asset: group 1 (300 kW-50 MW) or 2 (15-300 kW), foundation."""
+
+    group: Literal[1, 2] = 2
+    foundation: Literal["rigid", "flexible"] = "rigid"
 
 
 class PipelineConfig(_Strict):
@@ -144,6 +200,12 @@ class PipelineConfig(_Strict):
         Drift monitors: on a feature of the set (selected in ``features`` or
         not), on ``score``, or on an input channel of a thermal pipeline
         (e.g. the load: a change of operating regime).
+    iso_class : IsoClass or None
+        Machine group and foundation for the ISO 20816-3 zone of a vibration
+        alert's explanation (``None``: group 2, rigid, marked as assumed).
+    explain : bool
+        Diagnose the alerting windows and attach the explanation to the
+        alert (:mod:`edge_agent.diagnosis.explain`).
     lineage : Lineage
         Not part of the hash.
     """
@@ -167,7 +229,9 @@ class PipelineConfig(_Strict):
     learn_after_warmup: bool = True
     confirm: int = Field(2, ge=1)
     clear: int = Field(5, ge=1)
-    drift: list[DriftSpec] = Field(default_factory=list)
+    drift: list[DriftSpec] = Field(default_factory=list, max_length=MAX_DRIFT_MONITORS)
+    iso_class: IsoClass | None = None
+    explain: bool = True
     lineage: Lineage = Field(default_factory=Lineage)
 
     @field_validator("bearing")
@@ -200,10 +264,13 @@ class PipelineConfig(_Strict):
                                      ("threshold", self.threshold, THRESHOLDS)):
             if isinstance(spec, StepSpec) and spec.name not in registry:
                 raise ValueError(f"{what} {spec.name!r} unknown; known: {sorted(registry)}")
+            if isinstance(spec, StepSpec):
+                check_params(what, spec.params)
         inputs = set(self.thermal.channels) if self.thermal is not None else set()
         for d in self.drift:
             if d.detector not in DRIFT_DETECTORS:
                 raise ValueError(f"drift detector {d.detector!r} unknown; known: {sorted(DRIFT_DETECTORS)}")
+            check_params("drift", d.params)
             if d.target != "score" and d.target not in names | inputs:
                 also = f" nor one of its input channels {sorted(inputs)}" if inputs else ""
                 raise ValueError(f"drift target {d.target!r} is neither 'score' nor a feature of "
@@ -240,7 +307,9 @@ class PipelineConfig(_Strict):
         True
         """
         # a pipeline without thermal settings hashes as it did before they existed
-        doc = self.model_dump(mode="json", exclude={"lineage"} | ({"thermal"} if self.thermal is None else set()))
+        unset = {k for k, default in (("thermal", None), ("iso_class", None), ("explain", True))
+                 if getattr(self, k) == default}  # fields added later hash as before they existed when unset
+        doc = self.model_dump(mode="json", exclude={"lineage"} | unset)
         return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
     def describe(self) -> dict:
@@ -267,7 +336,13 @@ class FeatureRecord:
 
 @dataclass
 class AlertRecord:
-    """Opening of an alert episode."""
+    """Opening of an alert episode.
+
+    ``explain_later`` is set instead of ``explanation`` by a pipeline that
+    defers its diagnosis (``AssetPipeline(defer_explanation=True)``): a
+    call without arguments, safe in another thread, that returns the
+    explanation. The edge agent runs it off its event loop.
+    """
 
     ts: int
     score: float
@@ -275,11 +350,16 @@ class AlertRecord:
     features: dict[str, float]
     message: str
     severity: str = "warning"
+    explanation: dict | None = None
+    explain_later: Callable[[], dict] | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         """JSON-ready form used in the ``alert`` payload."""
-        return {"ts": self.ts, "score": self.score, "threshold": self.threshold,
-                "features": self.features, "message": self.message, "severity": self.severity}
+        out = {"ts": self.ts, "score": self.score, "threshold": self.threshold,
+               "features": self.features, "message": self.message, "severity": self.severity}
+        if self.explanation is not None:
+            out["explanation"] = self.explanation
+        return out
 
 
 @dataclass
@@ -294,7 +374,7 @@ class DriftRecord:
 
 
 def _finite(x: float) -> float | None:
-    return x if np.isfinite(x) else None
+    return x if math.isfinite(x) else None
 
 
 @dataclass
@@ -313,11 +393,15 @@ class AssetPipeline:
 
     ``windows`` counts every window; ``judged`` those the detector saw (a
     thermal window before its model is known is not shown to it).
+    ``defer_explanation``: an opened alert carries ``explain_later``
+    instead of its explanation (the first diagnosis compiles its numba
+    kernels, seconds on a Raspberry Pi, which must not stall a stream).
     """
 
     asset: str
     config: PipelineConfig
     detector: object = None
+    defer_explanation: bool = False
     threshold: object = field(default=None, init=False)
     monitors: list = field(default_factory=list, init=False)
     windows: int = field(default=0, init=False)
@@ -353,6 +437,7 @@ class AssetPipeline:
         self._start_ns: int | None = None  # time of the first buffered sample (all channels aligned)
         self._expected_ns: dict[str, int] = {}
         self._above = self._below = 0
+        self._alerting: list[np.ndarray] = []  # raw windows of the current run of anomalous windows
 
     # ------------------------------------------------------------- streaming
     def push(self, sample: Sample) -> list[FeatureRecord | AlertRecord | DriftRecord]:
@@ -430,12 +515,51 @@ class AssetPipeline:
                 out.append(DriftRecord(mon.last_event))
         self._above = self._above + 1 if anomalous else 0
         self._below = 0 if anomalous else self._below + 1
+        if anomalous and self._fset.inputs == "vibration" and self.last_window is not None:
+            self._alerting = [*self._alerting, self.last_window[2]][-max(cfg.confirm, 1):][-4:]
+        elif not anomalous:
+            self._alerting = []
         if not self.in_alert and self._above >= cfg.confirm:
             self.in_alert = True
-            out.append(AlertRecord(end_ns, score, float(self.threshold.value), record, self._message(score, feats)))
+            job = self._explanation_job(feats, computed) if cfg.explain else None
+            later = job is not None and self.defer_explanation
+            out.append(AlertRecord(end_ns, score, float(self.threshold.value), record, self._message(score, feats),
+                                   explanation=job() if job is not None and not later else None,
+                                   explain_later=job if later else None))
         elif self.in_alert and self._below >= cfg.clear:
             self.in_alert = False
         return out
+
+    def _explanation_job(self, feats: dict, computed: dict) -> Callable[[], dict]:
+        """The explanation of the alert being opened, as a call that needs none of the pipeline's later state.
+
+        What it reads is taken now (the moved features, the alerting
+        windows, the speed), so it may run in another thread while the
+        pipeline goes on; a failed diagnosis still names the moved features.
+        """
+        moved = moved_features(self.detector, feats)
+        kind, cfg, asset = self._fset.inputs, self.config, self.asset
+        windows = list(self._alerting) if self.last_window is not None else []
+        fs = self.last_window[1] if self.last_window is not None else 0.0
+        rpm = self.scalars.get("shaft_speed") or cfg.rpm  # a live speed channel beats the configured one
+        computed = dict(computed)
+
+        def explain() -> dict:
+            try:
+                if kind == "vibration" and windows:
+                    iso = cfg.iso_class
+                    return explain_bearing(windows, fs, rpm, bearing_by_name(cfg.bearing), moved,
+                                           iso.group if iso else None, iso.foundation if iso else None)
+                if kind == "current":
+                    return explain_current(computed, moved)
+                if kind == "thermal":
+                    return explain_thermal(computed, moved)
+            except (ValueError, ArithmeticError) as exc:
+                log.warning("%s: no diagnosis of the alerting windows: %s", asset, exc)
+                return explain_features(moved, f"diagnosis not possible: {str(exc)[:200]}")
+            return explain_features(moved)
+
+        return explain
 
     def _message(self, score: float, feats: dict) -> str:
         msg = f"anomaly score {score:.3g} above {self.threshold.value:.3g} for {self._above} windows"

@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from contract.mqtt import make_client, parse_mqtt_url
+from contract.mqtt import BrokerAuth, make_client, parse_mqtt_url, secure_client
 from contract.payloads import Envelope, now_ns
 from contract.topics import asset_topic, birth_topic, command_filter, command_result_topic, health_topic, status_topic
 from edge_agent.commands import CommandRouter
@@ -60,6 +60,8 @@ class MqttPublisher:
         Extra birth fields, e.g. ``{"pipelines": {...}}`` with lineage.
     commands : CommandRouter, optional
         Subscribe to ``cmd/#`` and answer on ``cmd_result``.
+    auth : BrokerAuth, optional
+        The edge's broker credentials and the CA its ``mqtts://`` broker must chain to.
 
     Examples
     --------
@@ -73,7 +75,8 @@ class MqttPublisher:
 
     def __init__(self, broker: str, site: str, edge: str, assets: list[str], version: str,
                  protocol: str = "3.1.1", max_inflight: int = 100, *, outbox: Outbox | str | Path | None = None,
-                 birth_info: dict | None = None, commands: CommandRouter | None = None) -> None:
+                 birth_info: dict | None = None, commands: CommandRouter | None = None,
+                 auth: BrokerAuth | None = None) -> None:
         if not 1 <= max_inflight <= 10_000:
             raise ValueError(f"max_inflight must be within 1..10000, got {max_inflight}")
         self.host, self.port = parse_mqtt_url(broker)
@@ -103,6 +106,7 @@ class MqttPublisher:
         # the pump bounds records in flight itself; paho's own limit would rescan its whole queue on
         # every PUBACK (O(in-flight) per ack), so it is switched off (0 = unlimited)
         self._client.max_inflight_messages_set(0)
+        secure_client(self._client, broker, auth)
         self._client.will_set(status_topic(site, edge), json.dumps(self._status("offline")), qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect

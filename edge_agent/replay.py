@@ -21,6 +21,9 @@ import yaml
 
 from edge_agent.bearings import bearing_by_name
 from edge_agent.diagnosis import diagnose
+from edge_agent.diagnosis.explain import explain_diagnosis, text_lines
+from edge_agent.diagnosis.report import report_html
+from edge_agent.diagnosis.speed import estimate_shaft_hz
 from edge_agent.pipeline import AssetPipeline, FeatureRecord, PipelineConfig
 from firmware_adapters.recording import read_recording
 from firmware_adapters.sample import Sample
@@ -113,8 +116,9 @@ def run_replay(opts: ReplayOptions) -> dict:
     geometry = bearing_by_name(opts.bearing)
     x, fs, meta = _load(opts.file, opts.channel, opts.fs, opts.range, opts.analysis_fs)
     rpm = opts.rpm if opts.rpm is not None else meta.get("rpm")
-    if rpm is None:
-        raise ValueError(f"{opts.file}: no RPM variable in the file; pass --rpm")
+    rpm_source = "given" if opts.rpm is not None else "file"
+    if rpm is None:  # neither given nor in the file: from the shaft lines of the spectrum
+        rpm, rpm_source = round(60.0 * estimate_shaft_hz(x, fs), 1), "estimated"
     base = None
     if opts.baseline:
         bx, bfs, _ = _load(opts.baseline, opts.channel, opts.baseline_fs, opts.baseline_range, opts.analysis_fs)
@@ -139,20 +143,29 @@ def run_replay(opts: ReplayOptions) -> dict:
                       baseline={"file": str(opts.baseline), "fs": base[1], "windows": n_base,
                                 "range": opts.baseline_range or "0:1"},
                       threshold=_finite_or_none(pipeline.threshold.value), pipeline=pipeline.config.describe())
-    result["diagnosis"] = diagnose(x, analysis_fs, rpm, geometry).as_dict()
+    d = diagnose(x, analysis_fs, rpm, geometry)
+    result["rpm_source"] = rpm_source
+    result["diagnosis"] = d.as_dict()
+    result["explanation"] = explain_diagnosis(d, x, analysis_fs)
     return result
 
 
-def main(opts: ReplayOptions, as_json: bool = True) -> int:
-    """Entry point of ``teachfab edge replay``: print the result."""
+def main(opts: ReplayOptions, as_json: bool = True, report: str | None = None) -> int:
+    """Entry point of ``teachfab edge replay``: print the result (and write the HTML report to ``report``)."""
     result = run_replay(opts)
+    if report is not None:
+        Path(report).write_text(report_html(result), encoding="utf-8")
     if as_json:
         print(json.dumps(result))
     else:
         d = result["diagnosis"]
         print(f"{result['file']} ({result['channel']}, {result['seconds']} s at {result['analysis_fs']:g} Hz, "
-              f"{result['rpm']:g} rpm): {d['fault']} (confidence {d['confidence']:.2f})")
+              f"{result['rpm']:g} rpm {result['rpm_source']}): {d['fault']} (confidence {d['confidence']:.2f})")
+        for line in text_lines(result["explanation"]):
+            print(line)
         if result["anomaly_fraction"] is not None:
             print(f"anomalous windows: {result['anomalous_windows']}/{result['windows']} "
                   f"({100 * result['anomaly_fraction']:.1f} %)")
+        if report is not None:
+            print(f"report written to {report}")
     return 0

@@ -68,14 +68,80 @@ class SafetyProfile(_Strict):
     notes: str = ""
 
 
+#: Licences a charter may give the handover's dataset: identifier → (title, URL). ``proprietary``: none granted.
+DATASET_LICENCES = {
+    "CC-BY-4.0": ("Creative Commons Attribution 4.0", "https://creativecommons.org/licenses/by/4.0/"),
+    "CC-BY-SA-4.0": ("Creative Commons Attribution-ShareAlike 4.0", "https://creativecommons.org/licenses/by-sa/4.0/"),
+    "CC-BY-NC-4.0": ("Creative Commons Attribution-NonCommercial 4.0",
+                     "https://creativecommons.org/licenses/by-nc/4.0/"),
+    "CC0-1.0": ("Creative Commons Zero 1.0 (public domain dedication)",
+                "https://creativecommons.org/publicdomain/zero/1.0/"),
+    "ODbL-1.0": ("Open Data Commons Open Database License 1.0", "https://opendatacommons.org/licenses/odbl/1-0/"),
+    "ODC-By-1.0": ("Open Data Commons Attribution License 1.0", "https://opendatacommons.org/licenses/by/1-0/"),
+    "PDDL-1.0": ("Open Data Commons Public Domain Dedication and License 1.0",
+                 "https://opendatacommons.org/licenses/pddl/1-0/"),
+    "proprietary": ("All rights reserved by the data owner; use by the charter's parties under its terms only", None),
+}
+#: Kinds of data the hub keeps, each with its own retention period (docs/governance.md).
+DATA_KINDS = ("telemetry", "waveforms", "quarantine", "learner_records")
+#: Lawful bases of GDPR Art. 6(1) a data processing agreement may name.
+LAWFUL_BASES = ("consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests")
+
+
 class DataSharing(_Strict):
-    """Who owns the data, what learners may do with it, how long it is kept."""
+    """Who owns the data, what learners may do with it, how long it is kept: the challenge's data agreement.
+
+    ``retention`` gives days per data kind (:data:`DATA_KINDS`); a kind it
+    does not name keeps ``retention_days`` when given, else the site's
+    default (never forever). ``dataset_licence`` is the licence of the
+    handover's dataset (:data:`DATASET_LICENCES`); ``deidentify_handover``
+    replaces site, asset, edge and people's names in the handover package
+    with stable pseudonyms.
+
+    Examples
+    --------
+    >>> d = DataSharing(owner="Acme", learners_may=["analyse"], retention={"waveforms": 30})
+    >>> d.retention["waveforms"], d.retention_days, d.dataset_licence
+    (30, None, 'proprietary')
+    """
 
     owner: str
     learners_may: list[str] = Field(min_length=1)
     learners_may_not: list[str] = Field(default_factory=list)
-    retention_days: int = Field(ge=1)
+    retention_days: int | None = Field(default=None, ge=1)
+    retention: dict[str, int] = Field(default_factory=dict)
     personal_data: bool = False
+    lawful_basis: Literal[LAWFUL_BASES] = "contract"  # type: ignore[valid-type]
+    purpose: str = "teaching and assessment of the challenge, and its results for the industry partner"
+    access: list[Literal["learner", "mentor", "assessor", "hub_operator", "sme_partner"]] = Field(
+        default_factory=lambda: ["learner", "mentor", "assessor", "hub_operator", "sme_partner"])
+    breach_contact: str = ""
+    dataset_licence: str = "proprietary"
+    deidentify_handover: bool = False
+
+    @field_validator("retention")
+    @classmethod
+    def _kinds(cls, value: dict[str, int]) -> dict[str, int]:
+        for kind, days in value.items():
+            if kind not in DATA_KINDS:
+                raise ValueError(f"unknown data kind {kind!r}; expected one of {', '.join(DATA_KINDS)}")
+            if not isinstance(days, int) or days < 1:
+                raise ValueError(f"retention of {kind} must be a whole number of days >= 1, got {days!r}")
+        return value
+
+    @field_validator("dataset_licence")
+    @classmethod
+    def _licence(cls, value: str) -> str:
+        if value not in DATASET_LICENCES:
+            raise ValueError(f"unknown dataset licence {value!r}; expected one of {', '.join(DATASET_LICENCES)}")
+        return value
+
+    @field_validator("breach_contact")
+    @classmethod
+    def _contact(cls, value: str) -> str:
+        if value and ("@" not in value or " " in value.strip()):
+            raise ValueError(f"breach_contact must be an e-mail address, got {value!r}")
+        return value.strip()
 
 
 class IpTerms(_Strict):

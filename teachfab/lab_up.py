@@ -10,6 +10,14 @@ that session exactly as it does for a real lab. It prints the learner
 page's address and everyone's log-in; at the end (``--duration`` or Ctrl-C)
 it closes the session and prints the evidence, and what the session did to
 learner 1's skill profile, job match and pathway (:mod:`teachfab.lab_skills`).
+After the demonstration sign-off of a passing session, the operator records
+the credential decision ``issued``: the hub issues each learner's Open
+Badges 3.0 credential, and ``lab up`` saves them with the issuer's
+controller document and status lists (``--credentials-dir``) and prints how
+to verify them with Digital Bazaar's verifier (``docs/credentials.md``).
+Then it closes the challenge, whose handover package the SME partner
+downloads into ``--handover-dir`` (:mod:`teachfab.lab_handover`), and
+prints the month's KPIs (:mod:`teachfab.lab_kpis`).
 """
 
 from __future__ import annotations
@@ -19,22 +27,26 @@ import json
 import secrets
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from cloud.accounts.models import User
 from cloud.accounts.service import create_user
-from cloud.challenges import charters, teams
+from cloud.challenges import assessment, charters, teams
 from cloud.challenges.models import LabSession
+from cloud.credentials.dataintegrity import secret_multikey
+from cloud.credentials.models import IssuedCredential
 from cloud.hub import HubServer
 from cloud.settings import HubSettings
 from cloud.sites import service as registry
 from contract.signing import generate_keypair, save_private_key
 from labs.packs import load_pack
 from simulators.runner import wait_or_interrupt
-from teachfab import lab_skills
+from teachfab import lab_handover, lab_kpis, lab_skills
 from teachfab.demo import broker_or_embedded, free_port
 
 SITE = "teachfab-lab"
@@ -57,6 +69,11 @@ class LabUpOptions:
     duration: float | None = None
     broker: str | None = None
     http_port: int = 8000
+    handover_dir: str = "."
+    #: seconds to keep the hub serving after the close, so its pages (KPIs, the closed session) can be browsed
+    stay: float = 0.0
+    credentials_dir: str | None = "lab-credentials"
+    issuer_country: str = "SI"
 
 
 def provision(sessions, pack_id: str, passwords: dict[str, str], operator_email: str) -> dict:
@@ -92,10 +109,14 @@ async def run_lab_up(opts: LabUpOptions, announce=print) -> dict:
     save_private_key(key, Path(tmp.name) / "hub-key.pem")
     passwords = {k: secrets.token_urlsafe(9) for k in PEOPLE}
     operator = ("operator@lab.local", secrets.token_urlsafe(12))
+    port = free_port(opts.http_port)
     hub = HubServer(HubSettings(broker=broker, db_path=str(Path(tmp.name) / "hub.sqlite"),
-                                http_port=free_port(opts.http_port), mode="dev", admin_email=operator[0],
+                                http_port=port, mode="dev", admin_email=operator[0],
                                 admin_password=operator[1], command_key=str(Path(tmp.name) / "hub-key.pem"),
-                                command_key_id="lab-up"))
+                                command_key_id="lab-up", public_url=f"http://127.0.0.1:{port}",
+                                credential_key_secret=secret_multikey(Ed25519PrivateKey.generate()),
+                                issuer_name="TeachFab lab hub", issuer_country=opts.issuer_country,
+                                issuer_legal_id="LAB-UP-DEMO"))
     try:
         await hub.start()
         ids = await asyncio.to_thread(provision, hub.app.state.sessions, pack.id, passwords, operator[0])
@@ -105,6 +126,7 @@ async def run_lab_up(opts: LabUpOptions, announce=print) -> dict:
         announce(f"  learner page  {hub.url}session?id={session_id}")
         announce(f"  skills portal {hub.url}skills (profile, matches, pathway; docs/skills.md)")
         announce(f"  mentor page   {hub.url}")
+        announce(f"  KPI page      {hub.url}kpis (operator, SME partner; docs/kpis.md)")
         announce(f"  broker {broker}{' (embedded amqtt)' if embedded else ''}; scenario {pack.scenario.scenario} "
                  f"at {opts.speed:g}x; the ground truth stays hidden from learners until the session closes")
         announce("  log-ins (e-mail / password):")
@@ -113,17 +135,65 @@ async def run_lab_up(opts: LabUpOptions, announce=print) -> dict:
         announce(f"    {'operator':<11} {operator[0]:<32} {operator[1]}")
         await wait_or_interrupt(opts.duration)
         await hub.app.state.lab.close(session_id, ids["mentor"])
-        result = await asyncio.to_thread(_evidence, hub.app, session_id)
+        result = await _closed_evidence(hub.app, session_id)
         if result["status"] == "closed":
             end = await asyncio.to_thread(lab_skills.after, hub.app.state.sessions, hub.app.state.hooks, session_id,
                                           ids, ids["learner1"])
             result["skills"] = {"before": skills_before, "after": end}
+            if end["assessment"] and end["assessment"]["result"] == "pass":
+                result["credentials"] = await asyncio.to_thread(issue_and_save, hub.app, session_id, operator[0],
+                                                                opts.credentials_dir)
+            await asyncio.to_thread(lab_handover.close_challenge, hub.app.state.sessions, hub.app.state.hooks,
+                                    ids["challenge"], ids["mentor"])
+            result["handover"] = await asyncio.to_thread(
+                lab_handover.download, hub.url, ids["challenge"], PEOPLE["partner"][0], passwords["partner"],
+                Path(opts.handover_dir))
+            try:
+                kpis = await asyncio.to_thread(lab_kpis.after, hub.app, session_id, ids, operator[0])
+                result["kpis"] = lab_kpis.report(kpis)
+            except Exception as exc:  # the summary must not cost the session's result; say what failed
+                announce(f"the KPI summary could not be computed: {exc!r}")
+        if opts.stay:
+            announce(f"the session is closed; the hub keeps serving for {opts.stay:g} s (Ctrl-C stops it): "
+                     f"{hub.url}kpis")
+            await wait_or_interrupt(opts.stay)
         return result
     finally:
         await hub.stop()
         if embedded is not None:
             await embedded.shutdown()
         tmp.cleanup()
+
+
+async def _closed_evidence(app, session_id: int, timeout_s: float = 120.0) -> dict:
+    """The session's evidence once its close is done (the scenario's automatic close may still be storing it)."""
+    deadline = time.monotonic() + timeout_s
+    result = await asyncio.to_thread(_evidence, app, session_id)
+    while result["status"] == "running" and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        result = await asyncio.to_thread(_evidence, app, session_id)
+    return result
+
+
+def issue_and_save(app, session_id: int, operator_email: str, where: str | None) -> dict:
+    """Record the credential decision ``issued`` as the operator; save what a verifier needs under ``where``."""
+    with app.state.sessions() as db:
+        operator = db.scalar(select(User).where(User.email == operator_email))
+        assessment.record_credential_decision(db, session_id, operator, "issued", app.state.hooks)
+        rows = db.scalars(select(IssuedCredential).where(IssuedCredential.session_id == session_id)).all()
+        svc = app.state.credentials
+        out = {"issued": [{"id": f"urn:uuid:{r.id}", "learner": r.user_id, "title": r.document["name"]} for r in rows],
+               "files": []}
+        if where:
+            folder = Path(where)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "documents.json").write_text(json.dumps(svc.loader_documents(db), indent=1))
+            for r in rows:
+                path = folder / f"credential-{r.id}.json"
+                path.write_text(json.dumps(r.document, indent=1))
+                out["files"].append(str(path))
+            out["documents"] = str(folder / "documents.json")
+        return out
 
 
 def _evidence(app, session_id: int) -> dict:
@@ -153,4 +223,18 @@ def main(opts: LabUpOptions, as_json: bool) -> int:
                   f"{e['false_alarms']} false alarm(s); acceptance {'met' if ev['acceptance']['met'] else 'NOT met'}")
         if "skills" in result:
             print("\n".join(lab_skills.report(result["skills"]["before"], result["skills"]["after"])))
+        if "credentials" in result:
+            c = result["credentials"]
+            print(f"\n{len(c['issued'])} credential(s) issued (Open Badges 3.0, eddsa-rdfc-2022; docs/credentials.md):")
+            for item in c["issued"]:
+                print(f"  {item['id']}  {item['title']}  (learner {item['learner']})")
+            if c["files"]:
+                print(f"saved with the issuer's controller document and status lists in {c['documents']}; verify them "
+                      "offline with Digital Bazaar's verifier:\n"
+                      f"  node tests/credentials/verifier/verify.mjs {c['documents']} {' '.join(c['files'])}\n"
+                      "or paste one into the verify page (/verify) of a running hub that issued it")
+        if "handover" in result:
+            print("\n".join(lab_handover.report(result["handover"])))
+        if "kpis" in result:
+            print("\n".join(result["kpis"]))
     return 0 if result["status"] == "closed" else 1

@@ -29,8 +29,14 @@ MAX_BLOCK_S = 1.0
 
 
 async def serve_session(spec: SessionSpec, broker: str, hub_keys: str, mqtt_protocol: str = "3.1.1",
-                        stop: asyncio.Event | None = None, ready: Callable[[dict], None] | None = None) -> None:
-    """Serve the session's scenario over OPC UA and run its edge agent until ``stop`` is set."""
+                        stop: asyncio.Event | None = None, ready: Callable[[dict], None] | None = None,
+                        state_dir: str | None = None) -> None:
+    """Serve the session's scenario over OPC UA and run its edge agent until ``stop`` is set.
+
+    ``state_dir`` is where the edge keeps the replay protection of signed
+    commands, under the hub's own state directory (the outbox stays in
+    memory: a session's telemetry is not worth a disk write per record).
+    """
     stop = stop or asyncio.Event()
     scenario = load_scenario(spec.scenario_doc if spec.scenario_doc is not None else spec.scenario)
     assets = [a for a in scenario.restart().assets if a.asset in spec.assets]
@@ -38,6 +44,7 @@ async def serve_session(spec: SessionSpec, broker: str, hub_keys: str, mqtt_prot
     async with SimulatorServer(assets, port=0, epoch_ns=spec.start_ns, speed=spec.speed, block_s=block_s) as sim:
         settings = load_edge_settings(
             None, site=spec.site, edge_id=spec.edge, broker=broker, mqtt_protocol=mqtt_protocol, hub_keys=hub_keys,
+            command_state_dir=state_dir,
             sources=[{"adapter": "opcua", **sim.browse_config(a)} for a in spec.assets], pipelines=spec.pipelines)
         edge = EdgeAgent(settings)
         task = asyncio.create_task(edge.run(stop), name=f"session-{spec.session_id}-edge")
@@ -70,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         def ready(info: dict) -> None:
             print(json.dumps(info), flush=True)
 
-        await serve_session(spec, doc["broker"], doc["hub_keys"], doc.get("mqtt_protocol", "3.1.1"), stop, ready)
+        await serve_session(spec, doc["broker"], doc["hub_keys"], doc.get("mqtt_protocol", "3.1.1"), stop, ready,
+                            doc.get("state_dir"))
 
     asyncio.run(run())
     return 0

@@ -44,3 +44,14 @@ def pg_database():
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(autouse=True)
+def _own_state_home(tmp_path, monkeypatch):
+    """Each test its own ``$XDG_STATE_HOME``: edges without a state dir keep replay protection there.
+
+    Edge ids repeat from test to test (``lab/edge-1``); without this, one
+    test's applied commands and session outboxes would outlive it in the
+    developer's ``~/.local/state``.
+    """
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))

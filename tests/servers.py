@@ -20,32 +20,51 @@ def free_port() -> int:
 
 
 class Mosquitto:
-    """A real Mosquitto on a free port with a throw-away config."""
+    """A real Mosquitto on a free port with a throw-away config.
 
-    def __init__(self, workdir: Path) -> None:
+    ``persistence`` keeps sessions and queued messages in ``workdir`` across a
+    :meth:`restart` (Mosquitto saves them when it stops).
+    """
+
+    def __init__(self, workdir: Path, persistence: bool = False) -> None:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(exe).exists():
             raise RuntimeError("mosquitto is not installed; ./run.sh test installs it")
+        self.exe, self.workdir = exe, workdir
         self.port = free_port()
         self.conf = workdir / "mosquitto.conf"
+        keep = f"persistence true\npersistence_location {workdir}/\n" if persistence else "persistence false\n"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{keep}"
             # Mosquitto's default of 1000 queued QoS 1 messages per client silently drops the rest
             # when a subscriber falls behind a burst; deploy/mosquitto.conf raises it the same way
             "max_queued_messages 200000\n"
             "log_dest stderr\nlog_type error\nlog_type warning\n"
         )
-        self.log = open(workdir / "mosquitto.log", "wb")
-        self.proc = subprocess.Popen([exe, "-c", str(self.conf)], stdout=self.log, stderr=subprocess.STDOUT)
+        self.log = open(workdir / "mosquitto.log", "ab")
+        self._run()
+
+    def _run(self) -> None:
+        self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(lambda: port_open(self.port), 10, what=f"Mosquitto listening on 127.0.0.1:{self.port}")
+
+    def pause(self) -> None:
+        """Stop the broker (SIGTERM: with persistence it saves its state) and keep the port for :meth:`resume`."""
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def resume(self) -> None:
+        """Start the broker again on the same port and configuration."""
+        self._run()
 
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
         self.log.close()
 
 

@@ -94,3 +94,14 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     """Whether something accepts TCP connections on ``host:port`` right now (a predicate to wait on)."""
     with socket.socket() as s:
         return s.connect_ex((host, port)) == 0
+
+
+def wait_in_page(page, expression: str, timeout: float = 30_000, interval: float = 0.1) -> Any:
+    """Poll a JavaScript ``expression`` in a Playwright ``page`` until it is truthy; ``timeout`` in ms.
+
+    Playwright's ``page.wait_for_function`` compiles its expression inside
+    the page, which a Content-Security-Policy without ``'unsafe-eval'``
+    (the hub's) forbids; ``page.evaluate`` is run by the browser's debugging
+    protocol instead, so polling it works under the CSP.
+    """
+    return wait_until(lambda: page.evaluate(expression), timeout / 1000, interval, what=f"in the page: {expression}")

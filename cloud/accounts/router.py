@@ -1,7 +1,8 @@
-"""Routes of accounts: log-in, log-out, who am I, and user management (hub operators)."""
+"""Routes of accounts: log-in (throttled), log-out, password change, who am I, user management (hub operators)."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
@@ -9,20 +10,51 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from cloud.access import DB, Anyone, Operator
 from cloud.accounts import service
-from cloud.accounts.schemas import AuthConfig, Me, Token, UserCreate, UserPublic, UserUpdate
-from cloud.errors import NotFound
+from cloud.accounts.schemas import AuthConfig, Me, PasswordChange, Token, UserCreate, UserPublic, UserUpdate
+from cloud.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/api")
 
 
 @router.post("/auth/token", response_model=Token, tags=["auth"],
              summary="Log in with e-mail and password (OAuth2 password form); returns a bearer token",
-             responses={401: {"description": "wrong e-mail or password, or inactive user"}})
+             responses={401: {"description": "wrong e-mail or password, or inactive user"},
+                        429: {"description": "too many failed log-ins from this address; see Retry-After"}})
 def login(request: Request, db: DB, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+    throttle = request.app.state.login_throttle
+    email, address = form.username.strip().lower(), request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(email, address)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"too many failed log-ins; try again in {seconds} s", headers={"Retry-After": str(seconds)})
     user = service.authenticate(db, form.username, form.password)
     if user is None:
+        throttle.failed(email, address)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong e-mail or password, or inactive user",
                             headers={"WWW-Authenticate": "Bearer"})
+    throttle.succeeded(email, address)
+    token, expires = service.issue_token(db, user, request.app.state.settings.token_ttl_s)
+    return Token(access_token=token, expires_at=expires)
+
+
+@router.post("/auth/password", response_model=Token, tags=["auth"],
+             summary="Change your own password; every token of yours is revoked and a new one returned",
+             responses={422: {"description": "the current password is wrong, or the new one too weak"},
+                        429: {"description": "too many wrong current passwords from this address"}})
+def change_password(request: Request, db: DB, who: Anyone, body: PasswordChange) -> Token:
+    throttle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(who.email, address)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"too many wrong passwords; try again in {seconds} s", headers={"Retry-After": str(seconds)})
+    user = service.user_of(db, who)
+    if not service.verify_password(user.password_hash, body.current_password):
+        throttle.failed(who.email, address)
+        raise Invalid("current_password: wrong password")
+    service.update_user(db, user, password=body.new_password)  # revokes every token of the user
     token, expires = service.issue_token(db, user, request.app.state.settings.token_ttl_s)
     return Token(access_token=token, expires_at=expires)
 

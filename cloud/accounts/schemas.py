@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from cloud.access import Role
 from cloud.accounts.models import User
+from cloud.accounts.security import password_problem
+
+
+def _strong(password: str) -> str:
+    problem = password_problem(password)
+    if problem:
+        raise ValueError(f"the password {problem}")
+    return password
+
+
+#: A password the hub accepts (:func:`cloud.accounts.security.password_problem`).
+NewPassword = Annotated[str, Field(min_length=12, max_length=256), AfterValidator(_strong)]
 
 
 class Token(BaseModel):
@@ -22,7 +35,7 @@ class UserCreate(BaseModel):
     """A new user; ``sites`` are slugs of the sites they belong to (SME partners)."""
 
     email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
-    password: str = Field(min_length=12, max_length=256)
+    password: NewPassword
     display_name: str = ""
     roles: list[Role] = Field(min_length=1)
     sites: list[str] = []
@@ -32,10 +45,17 @@ class UserUpdate(BaseModel):
     """Fields to change; absent fields stay as they are."""
 
     display_name: str | None = None
-    password: str | None = Field(None, min_length=12, max_length=256)
+    password: NewPassword | None = Field(None, description="a new password; revokes the user's tokens")
     active: bool | None = None
     roles: list[Role] | None = None
     sites: list[str] | None = None
+
+
+class PasswordChange(BaseModel):
+    """Your current password and the new one."""
+
+    current_password: str = Field(max_length=256)
+    new_password: NewPassword
 
 
 class UserPublic(BaseModel):

@@ -69,18 +69,39 @@ WEAK_PASSWORDS = frozenset({"admin", "password", "changeme", "change-me", "chang
                             "12345678", "123456789012", "password123", "admin123"})
 
 
+#: Lowest zxcvbn score (0-4) accepted: 3 is "safely unguessable" (about 10^8 guesses or more).
+MIN_ZXCVBN_SCORE = 3
+
+
 def password_problem(password: str, min_length: int = 12) -> str | None:
-    """Why ``password`` is too weak for a production account, or ``None`` if acceptable.
+    """Why ``password`` is too weak for an account, or ``None`` if acceptable.
+
+    In this order: blank or only whitespace; on the hub's list of known
+    defaults (however padded or cased); shorter than ``min_length``; easy
+    to guess by zxcvbn's estimate (dictionary words, keyboard walks,
+    repeats, sequences, dates; score below :data:`MIN_ZXCVBN_SCORE`).
 
     Examples
     --------
     >>> password_problem("changeme")
     'is a well-known default'
+    >>> password_problem(" " * 12)
+    'is blank (only whitespace)'
+    >>> password_problem("123456789012")
+    'is a well-known default'
     >>> password_problem("a-long-enough-passphrase") is None
     True
     """
-    if password.lower() in WEAK_PASSWORDS:
+    if not password.strip():
+        return "is blank (only whitespace)"
+    if password.strip().lower() in WEAK_PASSWORDS:
         return "is a well-known default"
     if len(password) < min_length:
         return f"has {len(password)} characters, expected at least {min_length}"
+    from zxcvbn import zxcvbn  # imported on first use: the hub's start-up does not pay for its dictionaries
+
+    verdict = zxcvbn(password[:100])  # its cost grows with length; 100 characters decide
+    if verdict["score"] < MIN_ZXCVBN_SCORE:
+        hint = verdict["feedback"].get("warning") or "add more words or characters that are not a pattern"
+        return f"is easy to guess (strength {verdict['score']} of 4, at least {MIN_ZXCVBN_SCORE} needed): {hint}"
     return None

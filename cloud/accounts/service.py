@@ -59,11 +59,16 @@ def create_user(db: Session, email: str, password: str, roles: Iterable[Role | s
 def update_user(db: Session, user: User, *, display_name: str | None = None, password: str | None = None,
                 active: bool | None = None, roles: Iterable[Role | str] | None = None,
                 sites: Iterable[str] | None = None) -> User:
-    """Change the given fields of ``user``; deactivating revokes every token. Commit."""
+    """Change the given fields of ``user``; a new password or deactivating revokes every token. Commit.
+
+    Revoking on a password change is what makes a reset useful: whoever
+    held a token of the old password (a stolen laptop) loses it.
+    """
     if display_name is not None:
         user.display_name = display_name
     if password is not None:
         user.password_hash = hash_password(password)
+        db.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
     if roles is not None:
         user.role_grants = [RoleGrant(role=Role(r)) for r in dict.fromkeys(roles)]
     if sites is not None:

@@ -269,8 +269,13 @@ def _pack_or_none(pack_id: str):
     return load_pack(pack_id) if pack_id else None
 
 
-def record_credential_decision(db: Session, session_id: int, user: User, decision: str) -> Outcome:
-    """Close the credential SLA of a signed-off session: ``issued`` or ``withheld``."""
+def record_credential_decision(db: Session, session_id: int, user: User, decision: str,
+                               hooks: LearningHooks | None = None) -> Outcome:
+    """Close the credential SLA of a signed-off session: ``issued`` or ``withheld``.
+
+    ``hooks.credential_decision`` runs before the commit (the credentials area
+    issues the learners' credentials on ``issued``; if it cannot, nothing is recorded).
+    """
     if decision not in ("issued", "withheld"):
         raise Invalid(f"decision must be 'issued' or 'withheld', got {decision!r}")
     outcome = db.get(Outcome, session_id)
@@ -282,5 +287,7 @@ def record_credential_decision(db: Session, session_id: int, user: User, decisio
         raise ChallengeError("a credential is issued only for a passing outcome")
     outcome.credential_decision, outcome.credential_decided_at = decision, utcnow()
     ledger.append(db, "credential_decision", f"session:{session_id}", {"decision": decision, "by": user.id})
+    if hooks is not None:
+        hooks.credential_decision(db, outcome, user.id)
     db.commit()
     return outcome

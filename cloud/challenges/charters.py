@@ -53,6 +53,8 @@ from cloud.challenges.teams import create_challenge as create_bare_challenge
 from cloud.challenges.teams import require_team, users_with_role
 from cloud.database import iso_utc, utcnow
 from cloud.errors import Conflict, Forbidden, Invalid, NotFound
+from cloud.sites.models import SiteKind
+from cloud.sites.service import require_site
 from labs.documents import Charter as CharterDoc
 from labs.documents import Rubric as RubricDoc
 from labs.packs import load_pack
@@ -123,8 +125,35 @@ def create_challenge(db: Session, name: str, site: str, *, pack_id: str | None =
     return challenge
 
 
+def require_site_link(db: Session, user: User, site: str) -> None:
+    """Refuse (403) a mentor creating a challenge at ``site`` without a link to it.
+
+    Hub operators create challenges anywhere. A mentor needs one of: the
+    site is a teaching lab; a membership of the site (a hub operator grants
+    it with the user's ``sites``); a place on the staff of a challenge there
+    whose charter is past its draft (the parties agreed to it). A draft
+    created elsewhere is no link, so nobody widens their own reach.
+    """
+    if Role.hub_operator in user.roles:
+        return
+    row = require_site(db, site)
+    if row.kind is SiteKind.lab or db.get(SiteMembership, (user.id, row.id)) is not None:
+        return
+    staffed = db.scalar(select(Challenge.id).join(challenge_staff, challenge_staff.c.challenge_id == Challenge.id)
+                        .join(Charter, Charter.challenge_id == Challenge.id)
+                        .where(Challenge.site_id == row.id, challenge_staff.c.user_id == user.id,
+                               Charter.status != CharterStatus.draft).limit(1))
+    if staffed is None:
+        raise Forbidden(f"site: you have no link to site {site!r} (a membership, or a place on the staff of one of "
+                        "its agreed challenges); ask a hub operator")
+
+
 def create_from_request(db: Session, body: ChallengeCreate, creator: User) -> Challenge:
-    """:func:`create_challenge` from an API request: user and team ids resolved, a creating mentor mentors it."""
+    """:func:`create_challenge` from an API request: user and team ids resolved, a creating mentor mentors it.
+
+    The creator needs a link to the site (:func:`require_site_link`).
+    """
+    require_site_link(db, creator, body.site)
     mentors = users_with_role(db, body.mentors, Role.mentor, "mentors")
     if Role.mentor in creator.roles and creator.id not in body.mentors:
         mentors.append(creator)
@@ -215,13 +244,16 @@ def sign(db: Session, challenge_id: int, user: User, party: Party | str) -> Char
 
 
 def _transition(db: Session, challenge_id: int, user: User, want: CharterStatus, to: CharterStatus,
-                stamp: str) -> Charter:
+                stamp: str, hooks=None) -> Charter:
     charter = get_charter(db, challenge_id)
     if charter.status is not want:
         raise ChallengeError(f"the challenge is {charter.status.value}; only a {want.value} one can become {to.value}")
     charter.status = to
     setattr(charter, stamp, utcnow())
     ledger.append(db, f"challenge_{to.value}", f"challenge:{challenge_id}", {"by": user.id})
+    if hooks is not None:
+        db.flush()
+        hooks.closed(db, charter, user.id)
     db.commit()
     return charter
 
@@ -231,13 +263,17 @@ def activate(db: Session, challenge_id: int, user: User) -> Charter:
     return _transition(db, challenge_id, user, CharterStatus.signed, CharterStatus.active, "activated_at")
 
 
-def close(db: Session, challenge_id: int, user: User) -> Charter:
-    """Active → closed; refused while a session of the challenge still runs."""
+def close(db: Session, challenge_id: int, user: User, hooks=None) -> Charter:
+    """Active → closed; refused while a session of the challenge still runs.
+
+    ``hooks`` (:class:`cloud.challenges.hooks.LearningHooks`) run their close
+    callbacks in the same transaction: the handover package commits with the close.
+    """
     running = db.scalar(select(LabSession.id).where(LabSession.challenge_id == challenge_id,
                                                     LabSession.status == SessionStatus.running).limit(1))
     if running is not None:
         raise ChallengeError(f"session {running} of this challenge still runs; close it first")
-    return _transition(db, challenge_id, user, CharterStatus.active, CharterStatus.closed, "closed_at")
+    return _transition(db, challenge_id, user, CharterStatus.active, CharterStatus.closed, "closed_at", hooks)
 
 
 def view(db: Session, challenge: Challenge) -> dict:

@@ -8,6 +8,12 @@ reports. The table is write-once at the database level as well, and
 ``prev_hash`` is unique, so two hubs appending at once cannot fork the chain
 (the loser retries on the new head).
 
+What the chain alone cannot show is the loss of its newest entries (the
+remaining prefix still chains) or a wholesale rewrite by someone who can
+recompute every hash: :mod:`cloud.challenges.checkpoints` anchors the head
+in signed checkpoints kept outside the database. Evidence rows are checked
+against the hash their ledger entry recorded (:func:`evidence_problems`).
+
 Examples
 --------
 >>> from cloud.database import make_engine, make_sessionmaker, upgrade_database
@@ -30,7 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloud.challenges.models import LedgerEntry
+from cloud.challenges.models import Evidence, LedgerEntry
 
 #: ``prev_hash`` of the first entry.
 GENESIS = "0" * 64
@@ -97,6 +103,44 @@ def verify_chain(db: Session) -> dict:
             return {"ok": False, "entries": n, "head": prev, "broken_at": e.id}
         prev = e.hash
     return {"ok": True, "entries": n, "head": prev, "broken_at": None}
+
+
+def chain_hashes(db: Session) -> list[str]:
+    """The hash of every entry, oldest first (entry ``n`` of a checkpoint is ``chain_hashes(db)[n - 1]``)."""
+    return list(db.scalars(select(LedgerEntry.hash).order_by(LedgerEntry.id)
+                           .execution_options(populate_existing=True)))
+
+
+def evidence_problems(db: Session) -> dict[int, str]:
+    """Evidence rows that do not match what the ledger recorded, by id, each with the reason.
+
+    A row's document must hash to its ``sha256``, and that must be the hash
+    recorded by the **first** ``evidence`` entry of its session for its asset
+    (evidence is written once per asset), which ``ledger_hash`` must name.
+    Recomputing a rewritten row's own hash, or appending a new ledger entry
+    for it, does not pass: the first entry still holds the original.
+    """
+    first: dict[tuple[str, str], LedgerEntry] = {}
+    for e in db.scalars(select(LedgerEntry).where(LedgerEntry.kind == "evidence").order_by(LedgerEntry.id)
+                        .execution_options(populate_existing=True)):
+        try:
+            asset = json.loads(e.payload).get("asset")
+        except (ValueError, AttributeError):
+            continue
+        first.setdefault((e.subject, str(asset)), e)
+    out = {}
+    for ev in db.scalars(select(Evidence).order_by(Evidence.id).execution_options(populate_existing=True)):
+        entry = first.get((f"session:{ev.session_id}", ev.asset))
+        recorded = json.loads(entry.payload).get("sha256") if entry is not None else None
+        if entry is None:
+            out[ev.id] = "no ledger entry records this evidence"
+        elif sha256_of(ev.document) != ev.sha256:
+            out[ev.id] = "the document does not hash to its recorded sha256"
+        elif ev.sha256 != recorded:
+            out[ev.id] = f"the ledger recorded sha256 {recorded}, the row holds {ev.sha256}"
+        elif ev.ledger_hash != entry.hash:
+            out[ev.id] = f"the row names ledger entry {ev.ledger_hash}, the evidence was recorded in {entry.hash}"
+    return out
 
 
 def entries(db: Session, subject: str) -> list[dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from cloud.access import DB, Anyone, Operator, Principal, Role, RoleGate
 from cloud.accounts.service import user_of
@@ -35,7 +35,8 @@ def create_team(db: DB, who: Runs, body: TeamCreate) -> TeamPublic:
 @router.get("/teams", response_model=list[TeamPublic],
             summary="Teams in the caller's scope (a learner: their own teams)")
 def list_teams(db: DB, who: Anyone) -> list[TeamPublic]:
-    return [_team(t) for t in teams.list_teams(db, who.scope, who.user_id)]
+    staff = bool(who.roles & {Role.hub_operator, Role.mentor, Role.assessor, Role.sme_partner})
+    return [_team(t) for t in teams.list_teams(db, who.scope, who.user_id, staff)]
 
 
 @router.get("/challenges", response_model=list[ChallengePublic],
@@ -95,8 +96,8 @@ def activate(db: DB, who: Runs, challenge_id: int) -> dict:
 
 
 @router.post("/challenges/{challenge_id}/close", response_model=ChallengeView, responses=ERROR_RESPONSES,
-             summary="Close an active challenge (no session may still run)")
-def close(db: DB, who: Runs, challenge_id: int) -> dict:
+             summary="Close an active challenge (no session may still run); its handover package is built")
+def close(db: DB, who: Runs, challenge_id: int, request: Request) -> dict:
     row = teams.visible_challenge(db, who.scope, challenge_id)
-    charters.close(db, challenge_id, user_of(db, who))
+    charters.close(db, challenge_id, user_of(db, who), getattr(request.app.state, "hooks", None))
     return charters.view(db, row)

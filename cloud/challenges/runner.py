@@ -22,6 +22,14 @@ as the last argument, the process prints one JSON line ``{"opcua": endpoint,
 commands, and stops its edge (flushing the outbox) on SIGTERM. The session
 process composes simulators and an edge agent, so it belongs to the
 commands on top of the hub (:mod:`teachfab.session_process`), not to it.
+
+On a broker that admits no anonymous client, the runner asks its
+:class:`BrokerAccess` (the onboarding area's, wired by the hub) for a broker
+user of the session's own: granted before the process starts, limited by
+the broker's ACL to the session edge's topics, and released when the
+session stops. The process gets the user and password in its environment
+(``TEACHFAB_EDGE_BROKER_USERNAME`` / ``_PASSWORD`` / ``_CA``), never on its
+command line, which every local user can read.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -38,6 +47,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -67,6 +77,17 @@ class SessionSpec:
     scenario_doc: dict | None = None  # the drawn assessed variant; None: the shipped script named by ``scenario``
 
 
+class BrokerAccess(Protocol):
+    """Broker users for lab sessions (the onboarding area's :class:`~cloud.onboarding.kits.SessionBrokerAccess`)."""
+
+    def grant(self, spec: SessionSpec) -> dict[str, str] | None:
+        """A user for the session's edge, ``{"username", "password", "ca"}`` (``ca`` may be ``""``); ``None``:
+        the broker is not managed by the hub (the edge connects as configured)."""
+
+    def release(self, spec: SessionSpec) -> None:
+        """Remove the session's user (its connection is dropped)."""
+
+
 @dataclass
 class _Running:
     spec: SessionSpec
@@ -93,11 +114,20 @@ class LabRunner:
         MQTT version of the edge agents (``3.1.1`` or ``5``).
     command : sequence of str
         The session program (:data:`SESSION_COMMAND`); the JSON document is appended.
+    state_root : Path, optional
+        The hub's state directory: each session's edge keeps the replay
+        protection of signed commands in ``state_root/sessions/<site>``, so a
+        restarted session edge still refuses a replayed bundle. ``None``:
+        the edge's default.
+    access : BrokerAccess, optional
+        Grants each session a broker user of its own (a secured broker).
     """
 
     def __init__(self, broker: str, hub_public_key: Ed25519PublicKey, key_id: str,
                  on_finished: Callable[[int], Awaitable[None]] | None = None, mqtt_protocol: str = "3.1.1",
-                 command: Sequence[str] = SESSION_COMMAND) -> None:
+                 command: Sequence[str] = SESSION_COMMAND, state_root: Path | None = None,
+                 access: BrokerAccess | None = None) -> None:
+        self.state_root, self.access = state_root, access
         self.broker, self.hub_public_key, self.key_id = broker, hub_public_key, key_id
         self.on_finished, self.mqtt_protocol, self.command = on_finished, mqtt_protocol, tuple(command)
         self._running: dict[int, _Running] = {}
@@ -118,11 +148,28 @@ class LabRunner:
             raise RuntimeError(f"session {spec.session_id} runs already")
         keys = self._trusted_keys()
         doc = {"spec": dataclasses.asdict(spec), "broker": self.broker, "hub_keys": keys.name,
-               "mqtt_protocol": self.mqtt_protocol}
-        proc = await asyncio.create_subprocess_exec(*self.command, json.dumps(doc),
-                                                    stdout=asyncio.subprocess.PIPE, preexec_fn=_die_with_parent)
+               "mqtt_protocol": self.mqtt_protocol,
+               "state_dir": None if self.state_root is None else str(self.state_root / "sessions" / spec.site)}
+        env = None
         try:
-            line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)
+            granted = None if self.access is None else await asyncio.to_thread(self.access.grant, spec)
+            if granted is not None:
+                env = {**os.environ, "TEACHFAB_EDGE_BROKER_USERNAME": granted["username"],
+                       "TEACHFAB_EDGE_BROKER_PASSWORD": granted["password"]}
+                if granted.get("ca"):
+                    env["TEACHFAB_EDGE_BROKER_CA"] = granted["ca"]
+            proc = await asyncio.create_subprocess_exec(*self.command, json.dumps(doc), env=env,
+                                                        stdout=asyncio.subprocess.PIPE, preexec_fn=_die_with_parent)
+        except BaseException:
+            keys.cleanup()
+            await self._release(spec)
+            raise
+        try:
+            try:
+                line = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                raise RuntimeError(f"the session process did not serve within {START_TIMEOUT_S:.0f} s (its edge "
+                                   "could not reach the broker?); see the hub log") from None
             ready = json.loads(line) if line.startswith(b"{") else None
             if not ready:
                 raise RuntimeError(f"session process exited ({await proc.wait()}) before serving; see the hub log")
@@ -131,6 +178,7 @@ class LabRunner:
                 proc.kill()
             await proc.wait()
             keys.cleanup()
+            await self._release(spec)
             raise
         spec = dataclasses.replace(spec, start_ns=ready["start_ns"])
         run = _Running(spec, proc, keys=keys)
@@ -185,7 +233,16 @@ class LabRunner:
             await run.proc.wait()
         if run.keys is not None:
             run.keys.cleanup()
+        await self._release(run.spec)
         await asyncio.sleep(settle_s)
+
+    async def _release(self, spec: SessionSpec) -> None:
+        if self.access is None:
+            return
+        try:
+            await asyncio.to_thread(self.access.release, spec)
+        except Exception:  # the user stays until the hub restarts (the broker's files are rewritten then)
+            log.exception("session %s: could not remove its broker user", spec.session_id)
 
     async def stop_all(self) -> None:
         """Stop every session (hub shutdown); they stay open in the database for a mentor to close."""

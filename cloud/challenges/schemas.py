@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,11 +89,16 @@ class DeployIn(_In):
     note: str = Field("", max_length=2000, description="why this pipeline: recorded in its lineage")
 
 
+#: A link of a submission: an http(s) URL of at most 2 048 characters (what browsers and servers keep).
+Link = Annotated[str, Field(max_length=2048, pattern=r"^https?://[^\s]+$",
+                            description="http(s) URL of the report or an artefact")]
+
+
 class SubmissionIn(_In):
     """The team's hand-in: a note and links to its report and artefacts."""
 
     note: str = Field("", max_length=20_000)
-    links: list[str] = Field(default_factory=list, max_length=20)
+    links: list[Link] = Field(default_factory=list, max_length=20)
 
 
 class FeedbackIn(_In):
@@ -446,10 +451,36 @@ class LedgerEntryView(BaseModel):
     payload: dict[str, Any]
 
 
-class LedgerCheck(BaseModel):
-    """The whole hash chain recomputed."""
+class EvidenceProblem(BaseModel):
+    """An evidence row that does not match what the ledger recorded."""
+
+    id: int
+    problem: str
+
+
+class CheckpointCheck(BaseModel):
+    """The chain compared with the signed checkpoints on file."""
 
     ok: bool
+    checked: int = Field(description="checkpoints whose signature verified")
+    latest: dict[str, Any] | None = Field(description="payload of the newest one: entries, head, last_id, created_ns")
+    problem: str | None = Field(description="entries deleted, history rewritten or a bad signature; None if all hold")
+
+
+class LedgerCheck(BaseModel):
+    """The whole hash chain recomputed, the evidence checked against it, the head against the checkpoints."""
+
+    ok: bool = Field(description="all three hold")
     entries: int
     head: str
     broken_at: int | None = Field(description="id of the first entry that does not chain, if any")
+    chain_ok: bool
+    evidence: list[EvidenceProblem] = Field(description="evidence rows that differ from what the ledger recorded")
+    checkpoints: CheckpointCheck
+
+
+class CheckpointPublished(BaseModel):
+    """A signed checkpoint of the log's head (a bundle of contract.signing) and the public key verifying it."""
+
+    bundle: dict[str, Any]
+    public_key_pem: str

@@ -19,12 +19,13 @@ from fastapi import APIRouter, Depends, Request
 from cloud.access import DB, Anyone, Operator, Principal, Role, RoleGate, Staff
 from cloud.accounts.service import user_of
 from cloud.challenges import assessment, ledger, sessions, sla
+from cloud.challenges.checkpoints import LedgerCheckpoints
 from cloud.challenges.lab import LabService
 from cloud.challenges.models import LabSession
 from cloud.challenges.router import Runs
-from cloud.challenges.schemas import (AssessmentState, AssessmentSummary, CredentialDecision, CredentialDecisionIn,
-                                      DeployIn, DeploymentSent, EventIn, EvidencePublic, FeedbackIn, GroundTruthEvent,
-                                      LedgerCheck, LedgerEntryView, ModerationIn, OutcomeView, ScoreIn, SessionCreate,
+from cloud.challenges.schemas import (AssessmentState, AssessmentSummary, CheckpointPublished, CredentialDecision,
+                                      CredentialDecisionIn, DeployIn, DeploymentSent, EventIn, EvidencePublic,
+                                      FeedbackIn, GroundTruthEvent, LedgerCheck, LedgerEntryView, ModerationIn, OutcomeView, ScoreIn, SessionCreate,
                                       SessionView, SignOffIn, SlaItem, SubmissionIn, SubmissionView, WindowCreate)
 from cloud.challenges.teams import visible_challenge
 from cloud.commands.router import Signer
@@ -173,11 +174,13 @@ def sign_off(request: Request, db: DB, who: SignOff, session_id: int, body: Sign
 
 
 @router.post("/sessions/{session_id}/credential-decision", response_model=CredentialDecision, responses=ERRORS,
-             summary="Record the credential decision on a signed-off outcome (hub operators)")
-def credential_decision(db: DB, who: Operator, session_id: int, body: CredentialDecisionIn) -> dict:
+             summary="Record the credential decision on a signed-off outcome (hub operators); 'issued' issues "
+                     "the learners' credentials")
+def credential_decision(request: Request, db: DB, who: Operator, session_id: int, body: CredentialDecisionIn) -> dict:
     _visible(db, who, session_id)
+    hooks = getattr(request.app.state, "hooks", None)  # the credentials area issues (cloud/hub.py)
     return assessment.decision_view(assessment.record_credential_decision(db, session_id, user_of(db, who),
-                                                                          body.decision))
+                                                                          body.decision, hooks))
 
 
 @router.get("/sla", response_model=list[SlaItem],
@@ -194,7 +197,35 @@ def session_ledger(db: DB, who: Staff, session_id: int) -> list[dict]:
     return ledger.entries(db, f"session:{session_id}")
 
 
+def _checkpoints(request: Request) -> LedgerCheckpoints:
+    return request.app.state.ledger_checkpoints
+
+
+Checkpoints = Annotated[LedgerCheckpoints, Depends(_checkpoints)]
+
+
 @router.get("/ledger/verify", response_model=LedgerCheck,
-            summary="Recompute the whole hash chain of the tamper-evident log (hub operators)")
-def verify_ledger(db: DB, who: Operator) -> dict:
-    return ledger.verify_chain(db)
+            summary="Recompute the hash chain of the tamper-evident log, check every evidence row against it "
+                    "and the chain against the signed checkpoints (hub operators)")
+def verify_ledger(db: DB, who: Operator, book: Checkpoints) -> dict:
+    chain = ledger.verify_chain(db)
+    evidence = ledger.evidence_problems(db)
+    anchored = book.check(db)
+    return {**chain, "ok": chain["ok"] and not evidence and anchored["ok"],
+            "chain_ok": chain["ok"], "evidence": [{"id": i, "problem": p} for i, p in sorted(evidence.items())],
+            "checkpoints": anchored}
+
+
+@router.get("/ledger/checkpoints/latest", response_model=CheckpointPublished, responses=ERRORS,
+            summary="The newest signed checkpoint of the log's head and the key that verifies it: keep a copy")
+def latest_checkpoint(who: Anyone, book: Checkpoints) -> dict:
+    bundle = book.latest()
+    if bundle is None:
+        raise NotFound("no checkpoint has been written yet")
+    return {"bundle": bundle, "public_key_pem": book.public_pem()}
+
+
+@router.post("/ledger/checkpoints", response_model=CheckpointPublished, status_code=201, responses=ERRORS,
+             summary="Sign the log's current head as a checkpoint, written outside the database (hub operators)")
+def write_checkpoint(db: DB, who: Operator, book: Checkpoints) -> dict:
+    return {"bundle": book.write(db), "public_key_pem": book.public_pem()}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import secrets
 import time
+from datetime import timezone
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -35,6 +36,7 @@ from cloud.database import iso_utc, utcnow
 from cloud.errors import Forbidden, Invalid, NotFound
 from cloud.sites import service as registry
 from cloud.sites.models import SiteKind
+from cloud.telemetry.answers import genuine_answers
 from edge_agent.pipeline import PipelineConfig
 from labs.evidence import check_acceptance, score_session
 from labs.packs import load_pack
@@ -273,7 +275,9 @@ def close_session(db: Session, session: LabSession, store, user: User | None, wa
         end = min(end, session.start_ns + int(session.duration_s * 1e9))
     session.end_ns, session.status, session.closed_at = end, SessionStatus.closed, utcnow()
     criteria = get_charter(db, session.challenge_id).document["acceptance"]
-    answers = {r["bundle_id"]: r["status"] for r in store.command_results(session.site, session.edge, limit=100_000)}
+    boot = next((e["boot"] for e in store.edges() if e["site"] == session.site and e["edge"] == session.edge), None)
+    issued = {d.bundle_id: _epoch_ns(d.created_at) for d in session.deployments if d.bundle_id}
+    answers = genuine_answers(store.command_results(session.site, session.edge, limit=100_000), issued, boot)
     for asset in session.assets:
         alerts = [a for a in store.alerts(session.site, asset, limit=1_000_000) if a["edge"] == session.edge]
         drift = [d for d in store.drift(session.site, asset, limit=1_000_000) if d["edge"] == session.edge]
@@ -294,6 +298,13 @@ def close_session(db: Session, session: LabSession, store, user: User | None, wa
         hooks.evidence(db, session)
     db.commit()
     return session
+
+
+def _epoch_ns(when) -> int:
+    """Epoch nanoseconds of a stored datetime (SQLite gives it back naive, in UTC)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp() * 1e9)
 
 
 def fail_session(db: Session, session: LabSession, error: str) -> None:
@@ -366,10 +377,12 @@ def _hides_truth(pack_id: str) -> bool:
 
 
 def evidence_of(db: Session, session: LabSession) -> list[dict]:
-    """The stored evidence of ``session``, per asset, each checked against its SHA-256."""
-    rows = db.scalars(select(Evidence).where(Evidence.session_id == session.id).order_by(Evidence.asset))
+    """The stored evidence of ``session``, per asset, each checked against the hash the ledger recorded."""
+    rows = list(db.scalars(select(Evidence).where(Evidence.session_id == session.id).order_by(Evidence.asset)
+                           .execution_options(populate_existing=True)))
+    bad = ledger.evidence_problems(db) if rows else {}
     return [{"id": e.id, "asset": e.asset, "computed_at": iso_utc(e.computed_at), "sha256": e.sha256,
-             "ledger_hash": e.ledger_hash, "intact": ledger.sha256_of(e.document) == e.sha256,
+             "ledger_hash": e.ledger_hash, "intact": e.id not in bad,
              "document": e.document} for e in rows]
 
 

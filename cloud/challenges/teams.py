@@ -45,13 +45,18 @@ def create_team(db: Session, name: str, members: Iterable[User] = ()) -> Team:
     return team
 
 
-def list_teams(db: Session, scope: Scope, user_id: int) -> list[Team]:
-    """Teams visible in ``scope``: those of visible challenges, and the caller's own (all for operators)."""
+def list_teams(db: Session, scope: Scope, user_id: int, staff: bool = True) -> list[Team]:
+    """Teams visible in ``scope``: those of visible challenges, and the caller's own (all for operators).
+
+    A caller who is not ``staff`` (a learner only) sees just their own
+    teams: other teams' members and e-mails are not theirs to read, even
+    when both teams work on the same challenge.
+    """
     rows = list(db.scalars(select(Team).order_by(Team.id)))
     if scope.everything:
         return rows
     mine = set(db.scalars(select(team_members.c.team_id).where(team_members.c.user_id == user_id)))
-    seen = {t.id for c in list_challenges(db, scope) for t in c.teams} | mine
+    seen = mine | ({t.id for c in list_challenges(db, scope) for t in c.teams} if staff else set())
     return [t for t in rows if t.id in seen]
 
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 
 class CommandIn(BaseModel):
-    """A command for one edge; the hub adds ``bundle_id``, ``edge``, ``created_ns`` and ``expires_ns``."""
+    """A command for one edge; the hub adds ``bundle_id``, ``site``, ``edge``, ``created_ns`` and ``expires_ns``."""
 
     cmd: Literal["config", "deploy", "snapshot"]
     config: dict[str, Any] | None = Field(None, description="config: keys the agent understands")

@@ -144,6 +144,28 @@ class SequenceTracker:
             while st.starts:
                 self._drop_range(st, 0)
 
+    def resume(self, edge: str, boot: str, high: int) -> None:
+        """Take ``high`` as the highest ``seq`` already stored of (edge, boot), e.g. after a hub restart.
+
+        The next arrival above ``high + 1`` then opens a gap instead of being
+        the new baseline; ranges that were missing before the restart are not
+        known any more (they were reported then).
+
+        Examples
+        --------
+        >>> t = SequenceTracker()
+        >>> t.resume("e1", "b1", 10)
+        >>> t.observe("e1", "b1", 11), t.observe("e1", "b1", 15), t.missing
+        ('next', 'gap', 3)
+        """
+        with self._lock:
+            st = self._streams.get((edge, boot))
+            if st is None:
+                self._streams[(edge, boot)] = _Stream(high=high)
+                self._evict()
+            elif high > st.high:
+                st.high = high
+
     def open(self, edge: str, boot: str) -> list[Gap]:
         """The ranges still missing for one (edge, boot)."""
         with self._lock:

@@ -40,6 +40,14 @@ def reason_class(reason: str) -> str:
         return "not_object"
     if "does not match topic edge" in reason:
         return "edge_mismatch"
+    if ": conflict: " in reason:
+        return "conflict"
+    if "ahead of the hub's clock" in reason:
+        return "clock"
+    if "could not be parsed" in reason or " bytes exceeds " in reason:
+        return "unparsable"
+    if "is not registered at site" in reason:
+        return "unregistered_edge"
     if reason.startswith("internal error"):
         return "internal"
     return "schema"

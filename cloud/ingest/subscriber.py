@@ -15,7 +15,20 @@ Flow and threads::
   is acknowledged only after the store committed it (or quarantined it). If the
   hub dies before that, the broker still owns the message and delivers it again
   (to the resumed session, or to another group member); the store de-duplicates
-  on (edge, boot, seq), so a redelivery never double-counts.
+  on (site, edge, boot, seq) and the payload's digest, so a redelivery never
+  double-counts.
+- **Persistent session.** The hub's session outlives its connection: MQTT 5
+  connects with ``clean_start=False`` and a session-expiry interval, 3.1.1 with
+  ``clean_session=False``. While the hub is down (crash, ``kill -9``,
+  restart) the broker keeps its subscriptions and queues what edges publish
+  (up to the broker's ``max_queued_messages``), and delivers it when the hub
+  comes back with the same ``client_id``. A graceful stop therefore does not
+  unsubscribe: it finishes the batch in hand and leaves the rest unacknowledged.
+- **Store outages.** When the store cannot write (full disk, InfluxDB down:
+  :class:`~cloud.telemetry.base.StoreUnavailable`) the writer holds the batch,
+  unacknowledged, and retries it with back-off; the queue fills, backpressure
+  reaches the broker, which keeps the rest. ``/healthz`` is red with the
+  store's reason meanwhile; when the store recovers everything is replayed.
 - **Backpressure.** When the queue is full, ``on_message`` blocks the network
   thread. paho then stops reading the socket, TCP flow control stops the
   broker, and the broker keeps the QoS 1 messages it could not deliver (bounded
@@ -23,7 +36,11 @@ Flow and threads::
   is safe *because* nothing blocked has been acknowledged yet. Memory in the hub
   stays at ``queue_size`` messages.
 - **Validation.** Every payload is validated; an invalid one is quarantined with
-  its reason, counted and logged — never dropped silently, never fatal.
+  its reason (in the same transaction as the valid rest of its batch, which is
+  then acknowledged whole), counted and logged — never dropped silently, never
+  fatal. Retained state (status, birth, health) and command answers stamped
+  more than ``max_future_s`` ahead of the hub's clock are refused, so a
+  far-future timestamp cannot pin what the hub shows.
 - **Sequence gaps.** Each (edge, boot) stream's ``seq`` is tracked (see
   :mod:`cloud.ingest.gaps`); tracking is on by default only when this hub sees
   every message (no sharing) — with round-robin sharing each replica sees a
@@ -32,11 +49,13 @@ Flow and threads::
 
 from __future__ import annotations
 
+import inspect
 import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -44,8 +63,9 @@ from paho.mqtt.properties import Properties
 
 from cloud.ingest.gaps import SequenceTracker
 from cloud.ingest.metrics import IngestMetrics, reason_class
+from cloud.telemetry.base import Conflict, StoreUnavailable
 from cloud.telemetry.live import Broadcaster
-from contract.mqtt import make_client, parse_mqtt_url
+from contract.mqtt import BrokerAuth, make_client, parse_mqtt_url, secure_client
 from contract.payloads import FeaturesMsg, InvalidMessage, Message, WaveformMsg, parse_message
 from contract.topics import ASSET_KINDS, EDGE_KINDS, ingest_filters
 
@@ -54,6 +74,8 @@ log = logging.getLogger(__name__)
 TOPICS = ingest_filters()
 #: Retained last-value-wins state; sent with ``seq`` 0, outside the record stream.
 _UNSEQUENCED = {"status", "birth", "health"}
+#: Kinds whose timestamp orders state the hub keeps, checked against the hub's clock.
+_CLOCKED = {"status", "birth", "health", "cmd_result"}
 _STOP = object()
 
 
@@ -64,17 +86,23 @@ class _Inbound:
     mid: int
     qos: int
     gen: int  # connection generation: a packet id is only meaningful on the connection that delivered it
+    t: float = field(default_factory=time.monotonic)  # when it reached the hub
 
 
-def write_messages(store, messages: list[Message]) -> list[bool]:
-    """Write ``messages`` with ``store.write_many`` if the store has it, else one by one.
+def write_messages(store, messages: list[Message], rejected: list[tuple[str, str, bytes]] = ()) -> list:
+    """Write ``messages`` (and quarantine ``rejected``) with ``store.write_many`` if it has it, else one by one.
 
-    Returns one flag per message: ``True`` stored, ``False`` duplicate.
+    Returns one flag per message: ``True`` stored, ``False`` duplicate, or a
+    :class:`~cloud.telemetry.base.Conflict`. Stores whose ``write_many``
+    takes ``rejected`` quarantine in the same transaction.
     """
     write_many = getattr(store, "write_many", None)
-    if write_many is not None:
-        return list(write_many(messages))
-    return [store.write(m) for m in messages]
+    if write_many is not None and rejected and "rejected" in inspect.signature(write_many).parameters:
+        return list(write_many(messages, rejected))
+    flags = list(write_many(messages)) if write_many is not None else [store.write(m) for m in messages]
+    for topic, reason, payload in rejected:
+        store.quarantine(topic, reason, payload)
+    return flags
 
 
 class MqttIngest:
@@ -105,6 +133,22 @@ class MqttIngest:
         Track sequence gaps; ``None`` means on unless sharing.
     metrics : IngestMetrics or None
         Where to count; a private registry when ``None``.
+    persistent : bool
+        Keep the MQTT session across disconnections (see the module docstring).
+    session_expiry_s : int
+        MQTT 5: how long the broker keeps the session after the hub went away.
+    max_future_s : float
+        Retained state and command answers dated further ahead of this clock are quarantined.
+    max_lag_s : float
+        ``health()`` is red when a message waited longer than this to be stored.
+    idle_s : float or None
+        ``health()`` is red when nothing arrived for this long (``None``: a quiet broker is fine).
+    auth : BrokerAuth or None
+        The hub's broker user and the CA of an ``mqtts://`` broker.
+    admit : callable or None
+        ``admit(site, edge)`` returns ``None`` for an edge that may send, or
+        the reason to quarantine its message (the hub passes its registry of
+        edges: defence in depth behind the broker's ACL).
 
     Examples
     --------
@@ -120,7 +164,9 @@ class MqttIngest:
     def __init__(self, broker: str, store, live: Broadcaster, protocol: str = "3.1.1",
                  shared_group: str | None = None, client_id: str = "tf-hub", *, queue_size: int = 10_000,
                  batch_size: int = 500, batch_ms: float = 5.0, track_gaps: bool | None = None,
-                 metrics: IngestMetrics | None = None) -> None:
+                 metrics: IngestMetrics | None = None, persistent: bool = True, session_expiry_s: int = 86_400,
+                 max_future_s: float = 3600.0, max_lag_s: float = 30.0, idle_s: float | None = None,
+                 auth: BrokerAuth | None = None, admit: Callable[[str, str], str | None] | None = None) -> None:
         if queue_size < 1 or batch_size < 1 or batch_ms < 0:
             raise ValueError(f"queue_size and batch_size must be >= 1 and batch_ms >= 0, got "
                              f"{queue_size}, {batch_size}, {batch_ms}")
@@ -136,9 +182,19 @@ class MqttIngest:
         self.mode = f"mqtt 5, shared group {shared_group!r}" if shared_group else f"mqtt {protocol}"
         self.queue_size, self.batch_size, self.batch_ms = queue_size, batch_size, batch_ms
         self.metrics = metrics or IngestMetrics()
+        self.admit = admit
         self.gaps = SequenceTracker() if (track_gaps if track_gaps is not None else not shared_group) else None
         self.received = self.stored = self.duplicates = self.quarantined = self.batches = 0
         self.subscribed = threading.Event()  # set when the broker acknowledged the subscriptions (SUBACK)
+        self.connected = threading.Event()  # set while the broker connection is up
+        self.persistent, self.session_expiry_s = persistent, session_expiry_s
+        self.max_future_ns, self.max_lag_s, self.idle_s = int(max_future_s * 1e9), max_lag_s, idle_s
+        self.store_error: str | None = None  # why the last write failed, until a write succeeds again
+        self.store_retries = 0
+        self._refused: str | None = None  # why the broker refused the connection or subscriptions
+        self._in_hand: float | None = None  # arrival time of the oldest message of the batch being written
+        self._last_received: float | None = None
+        self._check_cache: tuple[float, str | None] = (0.0, None)
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._gen = 0
         self._stopping = threading.Event()
@@ -146,9 +202,11 @@ class MqttIngest:
         self._writer: threading.Thread | None = None
         self.metrics.queue_capacity.set(queue_size)
         self.metrics.bind_gauges(self._queue.qsize, lambda: self.gaps.open_gaps if self.gaps else 0)
-        self._client = make_client(client_id, protocol)
+        self._client = make_client(client_id, protocol, persistent=persistent)
+        secure_client(self._client, broker, auth)
         self._client.manual_ack_set(True)  # PUBACK only after the store committed
         self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
         self._client.on_unsubscribe = lambda *a: self._unsubscribed.set()
@@ -161,22 +219,32 @@ class MqttIngest:
                  self.queue_size, self.batch_size)
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self._writer.start()
-        props = None
-        if self.protocol == "5":  # let the broker have at most a queue's worth of unacknowledged messages in flight
+        if self.protocol == "5":
             props = Properties(PacketTypes.CONNECT)
-            props.ReceiveMaximum = min(self.queue_size, 65535)
-        self._client.connect_async(self.host, self.port, keepalive=15, properties=props)
+            props.ReceiveMaximum = min(self.queue_size, 65535)  # at most a queue's worth in flight
+            if self.persistent:
+                props.SessionExpiryInterval = self.session_expiry_s
+            self._client.connect_async(self.host, self.port, keepalive=15, clean_start=not self.persistent,
+                                       properties=props)
+        else:
+            self._client.connect_async(self.host, self.port, keepalive=15)
         self._client.loop_start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop intake, store and acknowledge what is queued, then disconnect."""
-        if self._writer is not None and self.subscribed.is_set():
+        """Store and acknowledge what is queued, then disconnect.
+
+        With a persistent session nothing is unsubscribed: what arrives after
+        the last batch stays unacknowledged and the broker delivers it to the
+        next connection of this ``client_id``. Without one, the hub
+        unsubscribes first so that every message sent before is stored.
+        """
+        if self._writer is not None and self.subscribed.is_set() and not self.persistent:
             self._unsubscribed.clear()
             self._client.unsubscribe([self._topic(t) for t in TOPICS])
             self._unsubscribed.wait(2.0)  # every message sent before the UNSUBACK is now queued
         if self._writer is not None:
-            self._stopping.set()
             self._put(_STOP)
+            self._stopping.set()
             self._writer.join(timeout)
         self._client.disconnect()
         self._client.loop_stop()
@@ -186,7 +254,65 @@ class MqttIngest:
         return {"mode": self.mode, "received": self.received, "stored": self.stored,
                 "duplicates": self.duplicates, "quarantined": self.quarantined, "batches": self.batches,
                 "queue_depth": self._queue.qsize(), "queue_capacity": self.queue_size,
-                "gaps": self.gaps.stats() if self.gaps else None}
+                "store_retries": self.store_retries, "gaps": self.gaps.stats() if self.gaps else None}
+
+    def lag_s(self) -> float:
+        """How long the oldest message not yet stored has waited (0 when nothing waits)."""
+        now, oldest = time.monotonic(), self._in_hand
+        try:
+            head = self._queue.queue[0]  # a peek; the deque is only appended and popped by others
+            if isinstance(head, _Inbound) and (oldest is None or head.t < oldest):
+                oldest = head.t
+        except IndexError:
+            pass
+        return 0.0 if oldest is None else max(0.0, now - oldest)
+
+    def health(self, check_store: bool = True) -> dict:
+        """What is true of ingest now, with a reason per failing part (``problems`` empty when healthy).
+
+        Checks the broker connection and subscriptions, the writer thread,
+        the store (the last write's error, else the store's own ``check()``,
+        at most every 2 s), the lag of the oldest message waiting and, with
+        ``idle_s``, whether anything arrives at all.
+        """
+        problems: list[str] = []
+        where = f"{self.host}:{self.port}"
+        if not self.connected.is_set():
+            problems.append(f"broker {where} not connected" + (f": {self._refused}" if self._refused else ""))
+        elif not self.subscribed.is_set():
+            problems.append(f"ingest not subscribed at {where}" + (f": {self._refused}" if self._refused else ""))
+        if self._writer is not None and not self._writer.is_alive() and not self._stopping.is_set():
+            problems.append("ingest writer thread stopped")
+        store_problem = self.store_error
+        if store_problem is None and check_store:
+            store_problem = self._store_check()
+        if store_problem:
+            problems.append(f"store not writable: {store_problem}")
+        lag = self.lag_s()
+        if lag > self.max_lag_s:
+            problems.append(f"ingest lag {lag:.1f} s exceeds {self.max_lag_s:.0f} s "
+                            f"({self._queue.qsize()} messages queued)")
+        idle = None if self._last_received is None else time.monotonic() - self._last_received
+        if self.idle_s is not None and self.connected.is_set() and (idle is None or idle > self.idle_s):
+            problems.append(f"nothing received for more than {self.idle_s:.0f} s")
+        return {"ok": not problems, "broker_connected": self.connected.is_set(),
+                "ingest_subscribed": self.subscribed.is_set(), "store_writable": store_problem is None,
+                "lag_s": round(lag, 3), "last_message_s": None if idle is None else round(idle, 3),
+                "queue_depth": self._queue.qsize(), "problems": problems}
+
+    def _store_check(self) -> str | None:
+        check = getattr(self.store, "check", None)
+        if check is None:
+            return None
+        at, cached = self._check_cache
+        if time.monotonic() - at < 2.0:
+            return cached
+        try:
+            result = check()
+        except Exception as exc:  # noqa: BLE001 - a check that fails is itself the answer
+            result = f"store check failed: {type(exc).__name__}: {exc}"
+        self._check_cache = (time.monotonic(), result)
+        return result
 
     # -- paho callbacks (network thread) ----------------------------------------------------------
     def _topic(self, topic: str) -> str:
@@ -196,14 +322,26 @@ class MqttIngest:
         if reason_code.is_failure:
             hint = (" (the broker may speak only MQTT 3.1.1: set mqtt_protocol='3.1.1')"
                     if self.protocol == "5" and "protocol" in str(reason_code).lower() else "")
+            self._refused = f"connection refused: {reason_code}{hint}"
             log.error("hub: broker %s:%d refused connection: %s%s", self.host, self.port, reason_code, hint)
             return
         self._gen += 1
+        self._refused = None
+        self.connected.set()
+        if self.persistent and not flags.session_present:
+            log.info("hub: broker %s:%d holds no session for this hub yet; starting one", self.host, self.port)
         client.subscribe([(self._topic(t), 1) for t in TOPICS])
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        if not self._stopping.is_set():
+            log.warning("hub: lost broker %s:%d (%s); reconnecting", self.host, self.port, reason_code)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         refused = [str(rc) for rc in reason_codes if rc.is_failure]
         if refused:
+            self._refused = f"subscriptions refused ({', '.join(refused)}); check the broker's ACL"
             log.error("hub: broker %s:%d refused subscriptions (%s); check its ACL", self.host, self.port,
                       ", ".join(refused))
             return
@@ -211,7 +349,12 @@ class MqttIngest:
         log.info("hub: subscribed to %s:%d (%s)", self.host, self.port, self.mode)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
-        item = _Inbound(message.topic, message.payload, message.mid, message.qos, self._gen)
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # paho decodes topics lazily; a non-UTF-8 one is quarantined by its bytes
+            topic = message._topic.decode("utf-8", "replace")
+        item = _Inbound(topic, message.payload, message.mid, message.qos, self._gen)
+        self._last_received = item.t
         try:
             self._queue.put_nowait(item)
         except queue.Full:
@@ -225,76 +368,159 @@ class MqttIngest:
                 self._queue.put(item, timeout=0.5)
                 return
             except queue.Full:
-                if self._stopping.is_set() and item is not _STOP:
-                    return  # not acknowledged: the broker still owns it
+                if self._stopping.is_set():
+                    return  # not acknowledged: the broker still owns it (and the writer sees the stop)
                 if self._writer is None or not self._writer.is_alive():
                     log.error("hub: ingest writer is not running; message on %s left unacknowledged",
                               getattr(item, "topic", "?"))
                     return
 
     # -- writer thread ----------------------------------------------------------------------------
+    def _next_batch(self) -> tuple[list[_Inbound], bool]:
+        """Up to ``batch_size`` queued messages, and whether the writer should stop after them."""
+        batch: list[_Inbound] = []
+        while not batch:
+            try:
+                item = self._queue.get(timeout=0.25)
+            except queue.Empty:
+                if self._stopping.is_set():
+                    return [], True
+                continue
+            if item is _STOP:
+                return [], True
+            batch.append(item)
+        deadline = time.monotonic() + self.batch_ms / 1000
+        while len(batch) < self.batch_size:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=left)
+                except queue.Empty:
+                    break
+            if item is _STOP:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def resume_sequences(self) -> int:
+        """Seed gap tracking with the highest ``seq`` stored per (edge, boot); return how many boots.
+
+        Called by the writer before its first batch, so a gap that spans a
+        hub restart (messages the broker did not keep) is counted.
+        """
+        last = getattr(self.store, "last_sequences", None)
+        if self.gaps is None or last is None:
+            return 0
+        rows = last(self.gaps.max_streams)
+        for edge, boot, high in rows:
+            self.gaps.resume(edge, boot, high)
+        return len(rows)
+
     def _write_loop(self) -> None:
+        try:
+            resumed = self.resume_sequences()
+            if resumed:
+                log.info("hub: gap tracking resumed for %d edge boots from the store", resumed)
+        except Exception:  # gap tracking starts from the next messages instead; ingest is not affected
+            log.exception("hub: could not resume gap tracking from the store")
         stop = False
         while not stop:
-            item = self._queue.get()
-            if item is _STOP:
-                break
-            batch = [item]
-            deadline = time.monotonic() + self.batch_ms / 1000
-            while len(batch) < self.batch_size:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    try:
-                        item = self._queue.get(timeout=left)
-                    except queue.Empty:
-                        break
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
-            try:
-                self._process(batch)
-            except Exception:  # the writer must outlive any batch; unacknowledged messages come again
-                log.exception("hub: ingest batch of %d failed; left unacknowledged", len(batch))
+            batch, stop = self._next_batch()
+            if not batch:
                 continue
+            self._in_hand = batch[0].t
+            try:
+                if not self._process(batch, retry=True):
+                    return  # stopped while the store was down: nothing of this batch was acknowledged
+            finally:
+                self._in_hand = None
             for m in batch:
                 if m.qos > 0 and m.gen == self._gen:
                     self._client.ack(m.mid, m.qos)
 
     def handle(self, topic: str, payload: bytes) -> None:
-        """Validate and store one message synchronously (also usable without a broker)."""
-        self._process([_Inbound(topic, payload, 0, 0, 0)])
+        """Validate and store one message synchronously (also usable without a broker).
 
-    def _process(self, batch: list[_Inbound]) -> None:
-        """Validate, store and count one batch; return once every message is stored or quarantined."""
-        m = self.metrics
+        Raises
+        ------
+        StoreUnavailable
+            If the store cannot write (no retry here; ingest from MQTT retries).
+        """
+        self._process([_Inbound(topic, payload, 0, 0, 0)], retry=False)
+
+    def _validate(self, batch: list[_Inbound]) -> tuple[list[tuple[_Inbound, Message]], list[tuple[str, str, bytes]]]:
+        """Parse every message of a batch: the valid ones, and ``(topic, reason, payload)`` of the rest."""
         valid: list[tuple[_Inbound, Message]] = []
+        rejected: list[tuple[str, str, bytes]] = []
+        now = time.time_ns()
         for item in batch:
             kind = item.topic.rsplit("/", 1)[-1]
-            m.received.labels(kind=kind if kind in ASSET_KINDS or kind in EDGE_KINDS else "unknown").inc()
+            self.metrics.received.labels(kind=kind if kind in ASSET_KINDS or kind in EDGE_KINDS else "unknown").inc()
             self.received += 1
             try:
-                valid.append((item, parse_message(item.topic, item.payload)))
+                msg = parse_message(item.topic, item.payload)
             except InvalidMessage as exc:
-                self._quarantine(item.topic, exc.reason, item.payload)
-        if not valid:
-            return
-        msgs = [msg for _, msg in valid]
-        t0 = time.perf_counter()
-        results = self._write(msgs)
-        m.write_latency.observe(time.perf_counter() - t0)
-        m.batch_size.observe(len(msgs))
-        self.batches += 1
-        now = time.time_ns()
-        for (item, msg), ok in zip(valid, results):
-            if isinstance(ok, Exception):
-                self._quarantine(item.topic, f"internal error while storing: {type(ok).__name__} (see hub log)",
-                                 item.payload)
+                rejected.append((item.topic, exc.reason, item.payload))
                 continue
+            except Exception as exc:  # noqa: BLE001 - whatever a payload does to the parser, it is quarantined
+                rejected.append((item.topic, f"payload could not be parsed: {type(exc).__name__}", item.payload))
+                continue
+            ts = getattr(msg.body, "ts", None)
+            if msg.kind in _CLOCKED and ts is not None and ts > now + self.max_future_ns:
+                rejected.append((item.topic, f"{msg.kind} payload: ts {ts} is {(ts - now) / 1e9:.0f} s ahead of "
+                                 f"the hub's clock (at most {self.max_future_ns / 1e9:.0f} s allowed): refused so "
+                                 "that a far-future stamp cannot pin the edge's state", item.payload))
+                continue
+            refused = None if self.admit is None else self.admit(msg.site, msg.edge)
+            if refused:
+                rejected.append((item.topic, refused, item.payload))
+                continue
+            valid.append((item, msg))
+        return valid, rejected
+
+    def _process(self, batch: list[_Inbound], retry: bool) -> bool:
+        """Validate, store and count one batch; ``True`` once every message is stored or quarantined.
+
+        With ``retry`` a store outage is waited out (back-off up to 5 s, the
+        reason on ``health()``); ``False`` if the hub stopped meanwhile.
+        """
+        valid, rejected = self._validate(batch)
+        delay = 0.1
+        while True:
+            try:
+                t0 = time.perf_counter()
+                results, rejected_all = self._write(valid, rejected)
+                break
+            except StoreUnavailable as exc:
+                if not retry:
+                    raise
+                self.store_retries += 1
+                if self.store_error != str(exc):
+                    log.error("hub: %s; holding %d messages unacknowledged and retrying", exc, len(batch))
+                self.store_error = str(exc)
+                if self._stopping.wait(delay):
+                    return False
+                delay = min(delay * 2, 5.0)
+        if self.store_error is not None:
+            log.warning("hub: store writable again after %d retries", self.store_retries)
+            self.store_error = None
+            self._check_cache = (0.0, None)
+        m = self.metrics
+        m.write_latency.observe(time.perf_counter() - t0)
+        m.batch_size.observe(len(batch))
+        self.batches += 1
+        for topic, reason, _ in rejected_all:
+            self._count_quarantine(topic, reason)
+        now = time.time_ns()
+        listening = getattr(self.live, "listening", True)
+        events: list[dict] = []
+        for (item, msg), ok in zip(valid, results):
+            if ok is not True and ok is not False:
+                continue  # a conflict or an internal error: quarantined above
             if self.gaps is not None and msg.kind not in _UNSEQUENCED:
                 self._observe_seq(msg)
             if not ok:
@@ -306,22 +532,54 @@ class MqttIngest:
             ts = _message_ts(msg)
             if ts is not None:
                 m.lag.labels(kind=msg.kind).observe(max(0.0, (now - ts) / 1e9))
-            self.live.publish(_live_event(msg))
+            if listening:
+                events.append(_live_event(msg))
+        if events:
+            publish_many = getattr(self.live, "publish_many", None)
+            if publish_many is not None:
+                publish_many(events)
+            else:
+                for event in events:
+                    self.live.publish(event)
+        return True
 
-    def _write(self, msgs: list[Message]) -> list:
-        """Write a batch; if the batch fails, write one by one so one bad message cannot sink the rest."""
+    def _write(self, valid: list[tuple[_Inbound, Message]], rejected: list[tuple[str, str, bytes]]) -> tuple[list, list]:
+        """Write a batch with its rejected messages; one flag per valid message, and every quarantined row.
+
+        If the batch fails for a reason other than the store being down, it is
+        written one message at a time, so one message the store cannot take
+        (quarantined as an internal error) does not sink the rest. Conflicts
+        (a key taken by different content) are quarantined after the batch.
+        """
+        msgs = [msg for _, msg in valid]
         try:
-            return write_messages(self.store, msgs)
+            results = write_messages(self.store, msgs, rejected) if msgs or rejected else []
+            done = list(rejected)
+        except StoreUnavailable:
+            raise
         except Exception:
             log.exception("hub: batch write of %d messages failed; retrying one by one", len(msgs))
-        out: list = []
-        for msg in msgs:
-            try:
-                out.append(self.store.write(msg))
-            except Exception as exc:
-                log.exception("hub: storing %s from %s failed", msg.kind, msg.edge)
-                out.append(exc)
-        return out
+            results, done = [], []
+            for msg in msgs:
+                try:
+                    results.append(write_messages(self.store, [msg])[0])
+                except StoreUnavailable:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - this one message cannot be stored; keep the rest going
+                    log.exception("hub: storing %s from %s failed", msg.kind, msg.edge)
+                    results.append(exc)
+            late = list(rejected)
+        else:
+            late = []
+        for (item, msg), ok in zip(valid, results):
+            if isinstance(ok, Conflict):
+                late.append((item.topic, f"{msg.kind} payload: conflict: {ok.reason}", item.payload))
+            elif isinstance(ok, Exception):
+                late.append((item.topic, f"internal error while storing: {type(ok).__name__} (see hub log)",
+                             item.payload))
+        if late:
+            write_messages(self.store, [], late)
+        return results, done + late
 
     def _observe_seq(self, msg: Message) -> None:
         before = (self.gaps.gaps_total, self.gaps.missing_total, self.gaps.filled_total)
@@ -335,11 +593,10 @@ class MqttIngest:
         elif outcome == "filled":
             self.metrics.gap_filled.inc(self.gaps.filled_total - before[2])
 
-    def _quarantine(self, topic: str, reason: str, payload: bytes) -> None:
+    def _count_quarantine(self, topic: str, reason: str) -> None:
         self.quarantined += 1
         self.metrics.quarantined.labels(reason=reason_class(reason)).inc()
-        log.warning("hub: quarantined message on %s: %s", topic, reason)
-        self.store.quarantine(topic, reason, payload)
+        log.warning("hub: quarantined message on %s: %s", topic[:200], reason[:500])
         self.live.publish({"type": "quarantine", "topic": topic, "reason": reason})
 
 

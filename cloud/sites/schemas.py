@@ -38,7 +38,8 @@ class SensorCreate(BaseModel):
 
     channel: str = Field(pattern=SLUG)
     units: str = Field(min_length=1, max_length=32)
-    rate_hz: float = Field(gt=0)
+    rate_hz: float = Field(ge=0, le=10_000_000, description="samples per second of a waveform channel; "
+                                                             "0 for a scalar channel read without a fixed rate")
 
 
 class SensorPublic(SensorCreate):

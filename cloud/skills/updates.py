@@ -73,3 +73,18 @@ def from_outcome(db: Session, outcome: Outcome) -> None:
                              {"kind": "outcome", "session": doc["session"], "pack": doc.get("pack"),
                               "credential": cred, "weighted_level": doc["weighted_level"], "criteria": criteria},
                              by_user=outcome.signed_off_by)
+
+
+def from_credential(db: Session, user_id: int, credential: dict, outcome: dict, ref: dict,
+                    by_user: int | None = None) -> list[dict]:
+    """Raise a learner's skills of an issued credential to ``assessor`` (capped like :func:`from_outcome`).
+
+    Returns what the credential stands for in the profile: ``{"skill", "level", "source", "changed"}``
+    per skill (``changed`` is false when the sign-off had already confirmed that level).
+    """
+    cap = max(1, min(4, math.floor(outcome["weighted_level"] + 1e-9)))
+    out = []
+    for skill, level, _cred in _pack_skills([credential]):
+        change = profiles.propose(db, user_id, skill, min(level, cap), "assessor", ref, by_user=by_user)
+        out.append({"skill": skill, "level": min(level, cap), "source": "assessor", "changed": change is not None})
+    return out

@@ -21,6 +21,16 @@ reads raw points and rollups together: a rolled-up bucket shows as one point
 at the bucket's start (its mean, or min/max/count with ``agg``), and a
 downsampled query (``every_ns``) combines both exactly (a count-weighted
 mean). Alerts, drift events and everything relational are kept.
+
+Failures a store reports
+------------------------
+A store that cannot write at all — full disk, unreachable InfluxDB, a file
+that is not (or no longer) a database — raises :class:`StoreUnavailable`
+with a message naming the file or server; ingest then holds the batch
+unacknowledged, retries it and shows the reason on ``/healthz``. A message
+whose key ``(site, edge, boot, seq)`` was stored before with *different*
+bytes gets a :class:`Conflict` flag instead of ``True``/``False``: it is
+quarantined with that reason, never silently taken for a redelivery.
 """
 
 from __future__ import annotations
@@ -29,6 +39,36 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from contract.payloads import FeaturesMsg, Message
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot write now (disk full, server down, corrupt file); the message names which store."""
+
+
+class StoreCorrupt(StoreUnavailable):
+    """The store's file is not a database of this schema, or is damaged; the message names the file."""
+
+
+class Conflict:
+    """Write flag of a message whose key was stored before with different content (falsy: not stored).
+
+    Examples
+    --------
+    >>> c = Conflict("features e1/b/7 was stored before with different content")
+    >>> bool(c), c.reason.startswith("features")
+    (False, True)
+    """
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"Conflict({self.reason!r})"
+
 
 #: Aggregates :meth:`TelemetryStore.series` accepts for ``agg``.
 AGGREGATES = ("mean", "min", "max", "count", "sum")
@@ -48,8 +88,14 @@ class TelemetryStore(Protocol):
     def write(self, msg: Message) -> bool:
         """Store one message; ``False`` if its (edge, boot, seq) was stored before."""
 
-    def write_many(self, messages: Sequence[Message]) -> list[bool]:
-        """Store a batch atomically; one flag per message, ``False`` for duplicates."""
+    def write_many(self, messages: Sequence[Message], rejected: Sequence[tuple[str, str, bytes]] = ()) -> list:
+        """Store a batch and quarantine ``rejected`` (topic, reason, payload) atomically.
+
+        One flag per message: ``True`` stored, ``False`` duplicate, a :class:`Conflict`.
+        """
+
+    def check(self) -> str | None:
+        """Why the store could not take writes now (naming the file or server), or ``None``."""
 
     def quarantine(self, topic: str, reason: str, payload: bytes) -> None:
         """Keep a refused payload with its reason."""
@@ -61,6 +107,9 @@ class TelemetryStore(Protocol):
     def apply_retention(self, raw_keep_ns: int, rollup_every_ns: int, rollup_keep_ns: int,
                         now_ns: int | None = None) -> dict[str, int]:
         """Roll up and delete old raw points, delete old rollups (see the module docstring)."""
+
+    def purge(self, kind: str, site: str | None, before_ns: int) -> int:
+        """Delete one data kind's rows (telemetry, waveforms, quarantine) older than ``before_ns``."""
 
     def counts(self) -> dict[str, int]: ...
     def assets(self) -> list[dict]: ...

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from influxdb_client import Point
 
-from cloud.telemetry.base import check_query, check_retention, combine_buckets, feature_values
-from cloud.telemetry.influx_http import PRECISION, V1Transport, V2Transport, ident, literal, rows
+from cloud.telemetry.base import StoreUnavailable, check_query, check_retention, combine_buckets, feature_values
+from cloud.telemetry.influx_http import PRECISION, InfluxError, V1Transport, V2Transport, ident, literal, rows
 from cloud.telemetry.store import SQLiteStore
 from contract.bounds import MAX_TS_NS, MIN_TS_NS
 from contract.payloads import AlertMsg, DriftMsg, FeaturesMsg, Message
@@ -94,9 +94,31 @@ class InfluxStore:
         """Store one validated message; ``False`` if it was a duplicate."""
         return self.write_many([msg])[0]
 
-    def write_many(self, messages: Sequence[Message]) -> list[bool]:
-        """Store a batch: one InfluxDB write for its telemetry, one side-store transaction for the rest."""
-        return self._side._write_batch(messages, self._write_points)
+    def write_many(self, messages: Sequence[Message], rejected: Sequence[tuple[str, str, bytes]] = ()) -> list:
+        """Store a batch: one InfluxDB write for its telemetry, one side-store transaction for the rest.
+
+        Raises :class:`~cloud.telemetry.base.StoreUnavailable` when InfluxDB is
+        unreachable or failing (5xx); the side store's keys are rolled back
+        with it, so the batch is stored whole when it comes again.
+        """
+        try:
+            return self._side._write_batch(messages, self._write_points, rejected)
+        except InfluxError as exc:
+            if exc.transient:
+                raise StoreUnavailable(f"telemetry store {self.url}: {exc}") from exc
+            raise
+
+    def check(self) -> str | None:
+        """Why the store could not take writes now (InfluxDB down, side store failing), or ``None``."""
+        try:
+            self._influx.ping()
+        except InfluxError as exc:
+            return f"telemetry store {self.url}: {exc}"
+        return self._side.check()
+
+    def prune(self, keep_ns: dict[str, int], max_quarantine: int = 100_000, now_ns: int | None = None) -> dict:
+        """Age out quarantine, waveforms and command answers (side store; see :meth:`SQLiteStore.prune`)."""
+        return self._side.prune(keep_ns, max_quarantine, now_ns)
 
     def _write_points(self, accepted: list[Message], now: int) -> None:
         points: list[Point] = []
@@ -112,6 +134,8 @@ class InfluxStore:
                 points.append(Point("alerts").tag("site", msg.site).tag("asset", msg.asset).tag("edge", msg.edge)
                               .tag("severity", body.severity).field("score", float(body.score))
                               .field("threshold", float(body.threshold)).field("message", body.message)
+                              .field("explanation", body.explanation.model_dump_json(exclude_none=True)
+                                     if body.explanation is not None else "")
                               .field("received_ns", now).time(body.ts, PRECISION))
             elif isinstance(body, DriftMsg):
                 points.append(Point("drift").tag("site", msg.site).tag("asset", msg.asset).tag("edge", msg.edge)
@@ -221,6 +245,20 @@ class InfluxStore:
             self._influx.delete_before("features_rollup", old_cut)
         return {"raw_deleted": raw_deleted, "buckets_written": buckets, "rollups_deleted": rollups_deleted}
 
+    def purge(self, kind: str, site: str | None, before_ns: int) -> int:
+        """:meth:`SQLiteStore.purge` on InfluxDB: telemetry measurements are deleted there, the rest in
+        the side store. The count of telemetry is of feature windows, alerts and drift events (rollup
+        points are deleted too but not counted)."""
+        if kind != "telemetry":
+            return self._side.purge(kind, site, before_ns)
+        where = f" WHERE time < {int(before_ns)}" + (f" AND site = {literal(site)}" if site is not None else "")
+        n = sum(r["n"] for r in self._select(f"SELECT count(learning) AS n FROM features{where}"))
+        n += sum(r["n"] for r in self._select(f"SELECT count(score) AS n FROM alerts{where}"))
+        n += sum(r["n"] for r in self._select(f"SELECT count(message) AS n FROM drift{where}"))
+        for measurement in ("features", "features_rollup", "alerts", "drift"):
+            self._influx.delete_before(measurement, before_ns, site)
+        return n
+
     def telemetry(self, site: str, asset: str, since_ns: int = 0, limit: int = 2000) -> list[dict]:
         """The latest ``limit`` windows after ``since_ns``, one dict per window, oldest first."""
         got = self._select(f"SELECT * FROM features{self._where(site, asset)} AND time > {int(since_ns)} "
@@ -241,7 +279,10 @@ class InfluxStore:
 
     def alerts(self, site: str | None = None, asset: str | None = None, limit: int = 500) -> list[dict]:
         """Alerts, newest first, optionally for one asset (keys as SQLite's, without ``id``)."""
-        return self._events("alerts", site, asset, limit)
+        got = self._events("alerts", site, asset, limit)
+        for r in got:
+            r["explanation"] = json.loads(r["explanation"]) if r.get("explanation") else None
+        return got
 
     def drift(self, site: str | None = None, asset: str | None = None, limit: int = 500) -> list[dict]:
         """Drift events, newest first, optionally for one asset (keys as SQLite's, without ``id``)."""
@@ -252,6 +293,10 @@ class InfluxStore:
 
     def _count(self, measurement: str, field: str, group: str = "") -> list[dict]:
         return self._select(f"SELECT count({ident(field)}) AS n FROM {measurement}{group}")
+
+    def last_sequences(self, limit: int = 10_000) -> list[tuple[str, str, int]]:
+        """:meth:`SQLiteStore.last_sequences`: the message keys are in the side store."""
+        return self._side.last_sequences(limit)
 
     def counts(self) -> dict[str, int]:
         """Messages ingested (by kind), alerts, drift events and quarantined payloads."""

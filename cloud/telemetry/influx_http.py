@@ -24,7 +24,14 @@ PRECISION = WritePrecision.NS
 
 
 class InfluxError(RuntimeError):
-    """InfluxDB refused a request or could not be reached; the message says which and why."""
+    """InfluxDB refused a request or could not be reached; the message says which and why.
+
+    ``transient`` is true when the server was unreachable or answered 5xx (worth retrying).
+    """
+
+    def __init__(self, message: str, transient: bool = True) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def ident(name: str) -> str:
@@ -76,7 +83,8 @@ class V1Transport:
                 return resp.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf-8", "replace")[:500]
-            raise InfluxError(f"InfluxDB at {self.url} refused {path} (HTTP {exc.code}): {detail}") from None
+            raise InfluxError(f"InfluxDB at {self.url} refused {path} (HTTP {exc.code}): {detail}",
+                              transient=exc.code >= 500) from None
         except (urllib.error.URLError, OSError) as exc:
             raise InfluxError(f"InfluxDB at {self.url} is unreachable: {exc}") from None
 
@@ -108,9 +116,10 @@ class V1Transport:
                 raise InfluxError(f"InfluxQL failed at {self.url}: {r['error']} (query: {q[:200]})")
         return results
 
-    def delete_before(self, measurement: str, before_ns: int) -> None:
-        """Delete a measurement's points with ``time < before_ns``."""
-        self.query(f"DELETE FROM {ident(measurement)} WHERE time < {int(before_ns)}")
+    def delete_before(self, measurement: str, before_ns: int, site: str | None = None) -> None:
+        """Delete a measurement's points with ``time < before_ns`` (of one ``site`` when given)."""
+        where = f" AND site = {literal(site)}" if site is not None else ""
+        self.query(f"DELETE FROM {ident(measurement)} WHERE time < {int(before_ns)}{where}")
 
     def close(self) -> None:
         """Nothing to release (one request per call)."""
@@ -141,11 +150,12 @@ class V2Transport(V1Transport):
         except Exception as exc:  # the client raises ApiException / urllib3 errors
             raise InfluxError(f"InfluxDB at {self.url} refused a write to bucket {self.bucket!r}: {exc}") from None
 
-    def delete_before(self, measurement: str, before_ns: int) -> None:
+    def delete_before(self, measurement: str, before_ns: int, site: str | None = None) -> None:
         stop = datetime.fromtimestamp(before_ns / 1e9, tz=timezone.utc)
+        predicate = f'_measurement="{measurement}"' + (f' AND site="{site}"' if site is not None else "")
         try:
             self._client.delete_api().delete(datetime(1970, 1, 1, tzinfo=timezone.utc), stop,
-                                              f'_measurement="{measurement}"', bucket=self.bucket, org=self.org)
+                                              predicate, bucket=self.bucket, org=self.org)
         except Exception as exc:
             raise InfluxError(f"InfluxDB at {self.url} refused a delete in bucket {self.bucket!r}: {exc}") from None
 

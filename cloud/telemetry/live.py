@@ -46,6 +46,24 @@ class Broadcaster:
         """Stop delivering to ``q``."""
         self._queues.discard(q)
 
+    @property
+    def listening(self) -> bool:
+        """Whether any stream is subscribed (the ingest skips building events nobody reads)."""
+        return bool(self._queues)
+
+    def publish_many(self, events: list[dict]) -> None:
+        """Deliver several events with one hand-over to the event loop; safe to call from any thread."""
+        if not events or self._loop is None or self._loop.is_closed():
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._deliver_many, events)
+        except RuntimeError:  # loop closed while shutting down
+            pass
+
+    def _deliver_many(self, events: list[dict]) -> None:
+        for event in events:
+            self._deliver(event)
+
     def publish(self, event: dict) -> None:
         """Deliver ``event``; safe to call from any thread."""
         if self._loop is None or self._loop.is_closed():

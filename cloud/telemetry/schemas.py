@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contract.explanation import Explanation
+
 
 class _Row(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -67,6 +69,7 @@ class AlertEvent(_EdgeEvent):
     threshold: float
     severity: str
     message: str
+    explanation: Explanation | None = None
 
 
 class DriftEvent(_EdgeEvent):
@@ -133,7 +136,14 @@ class Quarantined(BaseModel):
 
 
 class Health(BaseModel):
-    """Liveness of the hub."""
+    """What is true of the hub now; ``ok`` only when every part works (``problems`` says which does not)."""
 
     ok: bool
     ingest_subscribed: bool = Field(description="whether MQTT ingest holds its subscriptions")
+    broker_connected: bool = Field(False, description="whether the MQTT connection is up")
+    store_writable: bool = Field(True, description="whether the telemetry store takes writes")
+    domain_reachable: bool = Field(True, description="whether the relational database answers")
+    lag_s: float = Field(0.0, description="seconds the oldest message not yet stored has waited")
+    last_message_s: float | None = Field(None, description="seconds since the last message arrived")
+    queue_depth: int = Field(0, description="messages waiting for the store writer")
+    problems: list[str] = Field(default_factory=list, description="one reason per failing part")

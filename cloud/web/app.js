@@ -6,6 +6,8 @@ import {
   PLOT_CONFIG, useDemoLogin, WindowFeed,
 } from "./common.js";
 import { chartPlan, featureNames, samePlan } from "./feature-charts.js";
+import { drawEnvelope, explanationNode } from "./explanation.js";
+import { decorateAll } from "./learnflow.js";
 import { followStream } from "./live-stream.js";
 
 const MAX_POINTS = 600;
@@ -131,22 +133,32 @@ async function refreshEvents() {
 function renderAlerts(alerts) {
   const ol = $("alerts");
   ol.innerHTML = "";
+  drawEnvelope($("chart-alert-envelope"), alerts.find((a) => a.explanation && a.explanation.spectrum));
   if (!alerts.length) { ol.innerHTML = '<li class="muted">no alerts</li>'; return; }
-  for (const a of alerts) {
-    ol.appendChild(el("li", {}, `${toDate(a.ts).toLocaleTimeString()} ${a.asset}: score ${a.score.toFixed(1)}`,
-      el("small", {}, a.message)));
-  }
+  const items = alerts.map((a) => {
+    const li = el("li", { dataset: { ts: String(a.ts) }, class: a.explanation ? "explained" : "" },
+      `${toDate(a.ts).toLocaleTimeString()} ${a.asset}: score ${a.score.toFixed(1)}`, el("small", {}, a.message));
+    const why = explanationNode(a.explanation);
+    if (why) li.append(why);
+    li.addEventListener("click", () => drawEnvelope($("chart-alert-envelope"), a)); // show this alert's spectrum
+    return [li, a];
+  });
+  for (const [li] of items) ol.appendChild(li);
+  decorateAll(items, "alert"); // the learning unit that teaches what the alert shows
 }
 
 function renderDrift(events) {
   const ol = $("drift");
   ol.innerHTML = "";
   if (!events.length) { ol.innerHTML = '<li class="muted">no drift</li>'; return; }
-  for (const d of events) {
+  const items = events.map((d) => {
     const det = d.detail || {};
-    ol.appendChild(el("li", {}, `${toDate(d.ts).toLocaleTimeString()} ${d.message}`, el("small", {}, "mean_before" in det
-      ? `mean ${Number(det.mean_before).toPrecision(3)} → ${Number(det.mean_recent).toPrecision(3)}` : d.detector)));
-  }
+    return [el("li", { dataset: { ts: String(d.ts) } }, `${toDate(d.ts).toLocaleTimeString()} ${d.message}`,
+      el("small", {}, "mean_before" in det
+        ? `mean ${Number(det.mean_before).toPrecision(3)} → ${Number(det.mean_recent).toPrecision(3)}` : d.detector)), d];
+  });
+  for (const [li] of items) ol.appendChild(li);
+  decorateAll(items, "drift");
 }
 
 // --- the latest raw-waveform snapshot with its amplitude and envelope spectra (computed by the hub) -----

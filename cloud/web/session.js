@@ -8,6 +8,8 @@ import {
 } from "./common.js";
 import { DeployForm } from "./deploy-form.js";
 import { featureNames, featureOrder } from "./feature-charts.js";
+import { drawEnvelope, explanationNode } from "./explanation.js";
+import { decorateAll } from "./learnflow.js";
 import { followStream } from "./live-stream.js";
 
 const SESSION_ID = Number(new URLSearchParams(location.search).get("id"));
@@ -245,12 +247,22 @@ async function refreshEvents() {
   const several = session.assets.length > 1;
   $("n-alerts").textContent = alerts.length;
   $("n-drift").textContent = drift.length;
-  fill($("alerts"), alerts.map((a) => el("li", { dataset: { ts: String(a.ts) } },
-    `${fmtT(a.ts)}${several ? ` · ${a.asset}` : ""} · score ${Number(a.score).toFixed(2)}`,
-    el("small", {}, a.message))), "no alerts");
-  fill($("drift"), drift.map((d) => el("li", { dataset: { ts: String(d.ts) } },
+  const alertItems = alerts.map((a) => {
+    const li = el("li", { dataset: { ts: String(a.ts) }, class: a.explanation ? "explained" : "" },
+      `${fmtT(a.ts)}${several ? ` · ${a.asset}` : ""} · score ${Number(a.score).toFixed(2)}`, el("small", {}, a.message));
+    const why = explanationNode(a.explanation);
+    if (why) li.append(why);
+    li.addEventListener("click", () => drawEnvelope($("chart-alert-envelope"), a)); // show this alert's spectrum
+    return [li, a];
+  });
+  drawEnvelope($("chart-alert-envelope"), alerts.find((a) => a.explanation && a.explanation.spectrum));
+  const driftItems = drift.map((d) => [el("li", { dataset: { ts: String(d.ts) } },
     `${fmtT(d.ts)}${several ? ` · ${d.asset}` : ""} · ${d.target} (${d.detector})`,
-    el("small", {}, d.message))), "no drift");
+    el("small", {}, d.message)), d]);
+  fill($("alerts"), alertItems.map(([li]) => li), "no alerts");
+  fill($("drift"), driftItems.map(([li]) => li), "no drift");
+  decorateAll(alertItems, "alert"); // the learning unit that teaches what the event shows
+  decorateAll(driftItems, "drift");
   drawShapes();
 }
 

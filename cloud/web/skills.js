@@ -241,7 +241,23 @@ async function pathwayView() {
   p.unclosable.length ? el("div", { id: "unclosable", class: "bad" }, el("h3", {}, t("pathway.unclosable")),
     el("ul", {}, ...p.unclosable.map((u) => el("li", {}, `${u.label}: ${u.reason}`)))) : "",
   p.recognised.length ? el("p", { class: "muted", id: "recognised" }, t("pathway.recognised", { list: p.recognised.join(", ") })) : "",
-  el("p", { class: "muted" }, t("pathway.how")));
+  el("p", { class: "muted" }, t("pathway.how")), steps.length ? adoptButton(job, filters) : "");
+}
+
+/** Adopt the pathway shown (the hub recomputes it with the same filters; the pathway KPIs count it). */
+function adoptButton(job, filters) {
+  const done = el("p", { id: "pathway-adopted", class: "ok", hidden: true });
+  const button = el("button", { id: "pathway-adopt", type: "button", textContent: t("pathway.adopt") });
+  button.onclick = () => guard("pathway", (async () => {
+    const body = { job_id: job, max_eqf: filters.max_eqf ? Number(filters.max_eqf) : null, modes: filters.mode,
+      languages: filters.language };
+    const res = await authFetch("/api/pathways/adopt", { method: "POST", json: body });
+    if (!res.ok) throw new Error(await errorText(res));
+    const a = await res.json();
+    done.textContent = t("pathway.adopted", { date: a.adopted_at.slice(0, 10), n: a.credentials.length });
+    done.hidden = false;
+  })());
+  return el("div", { class: "row" }, button, done);
 }
 
 // --------------------------------------------------------------------------------------- catalogue

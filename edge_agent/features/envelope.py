@@ -4,8 +4,8 @@ The standard chain (DOMAIN.md, "Envelope analysis"): band-pass around a
 resonance that defect impacts excite → analytic signal → magnitude (the
 envelope) → spectrum of the envelope → look for BPFO, BPFI, 2×BSF, FTF and
 their harmonics. Band-pass and analytic signal are one FFT, a masked
-one-sided inverse FFT and a magnitude (no filter design per window), all in
-one compiled kernel.
+one-sided inverse FFT and a magnitude (no filter design per window):
+numpy's FFTs around compiled kernels (:mod:`edge_agent.kernels`).
 
 Indicators are made comparable across machines, sensors and gains by
 dividing each line by the median of the envelope spectrum around it (a
@@ -30,9 +30,10 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
-
 from edge_agent.features.validation import as_signal, hann
+from edge_agent.kernels import load
+
+_k = load()
 
 #: Lines searched, as (feature prefix, key of ``BearingGeometry.frequencies``).
 LINES = (("bpfo", "bpfo"), ("bpfi", "bpfi"), ("2bsf", "2bsf"), ("ftf", "ftf"))
@@ -44,13 +45,15 @@ ENVELOPE_FEATURES = tuple(
 ) + ("env_bpfi_sb", "env_2bsf_sb", "env_band_lo", "env_band_hi")
 
 
+_LINE_NAMES = tuple(f"env_{name}{suffix}" for name, _ in LINES for suffix in ("", "_snr", "_hsnr"))
+
+
 def _baseband_length(n: int, fs: float, f_lo: float, f_hi: float) -> int:
     """Samples of the complex baseband envelope: a power of two holding twice the band's bins, at most ``n``."""
     bins = int(np.floor(f_hi * n / fs)) - int(np.ceil(f_lo * n / fs)) + 1
     return min(n, 1 << int(np.ceil(np.log2(max(2 * bins, 16)))))
 
 
-@njit(cache=True, nogil=True)
 def _envelope_spectrum(x, fs, f_lo, f_hi, w):
     """Amplitude spectrum (window ``w``) of the envelope of ``x`` band-passed to [f_lo, f_hi].
 
@@ -60,69 +63,9 @@ def _envelope_spectrum(x, fs, f_lo, f_hi, w):
     the result are the same ``fs / n`` Hz as the input's — only fewer.
     """
     n, m = x.size, w.size
-    spec = np.fft.rfft(x)
-    k_lo = max(1, int(np.ceil(f_lo * n / fs)))
-    k_hi = min(n // 2 - 1, int(np.floor(f_hi * n / fs)), k_lo + m - 1)
-    base = np.zeros(m, dtype=np.complex128)
-    for k in range(k_lo, k_hi + 1):
-        base[k - k_lo] = 2.0 * spec[k]
-    z = np.fft.ifft(base)
-    scale = m / n  # ifft divides by m, the full-length analytic signal by n
-    env = np.empty(m)
-    total = 0.0
-    for i in range(m):  # |z| without np.abs's overflow-safe hypot: several times faster
-        env[i] = np.sqrt(z[i].real * z[i].real + z[i].imag * z[i].imag) * scale
-        total += env[i]
-    mean = total / m
-    wsum = 0.0
-    for i in range(m):
-        env[i] = (env[i] - mean) * w[i]
-        wsum += w[i]
-    e = np.fft.rfft(env)
-    out = np.empty(e.size)
-    for k in range(e.size):
-        out[k] = np.sqrt(e[k].real * e[k].real + e[k].imag * e[k].imag) * (2.0 / wsum)
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _line(amps, df, f, tol):
-    """(amplitude, SNR) of the largest bin in ``f·(1 ± tol)`` over the median of ``f·(1 ± 0.25)``."""
-    last = amps.size - 1
-    k_lo = min(last, max(1, int(np.floor(f * (1.0 - tol) / df))))
-    k_hi = min(last, max(k_lo, int(np.ceil(f * (1.0 + tol) / df))))
-    best = 0.0
-    for k in range(k_lo, k_hi + 1):
-        if amps[k] > best:
-            best = amps[k]
-    b_lo = min(last, max(1, int(np.floor(f * 0.75 / df))))
-    b_hi = min(last, max(b_lo + 4, int(np.ceil(f * 1.25 / df))))
-    background = np.median(amps[b_lo:b_hi + 1])
-    snr = best / background if background > 0.0 else 0.0
-    return best, snr
-
-
-@njit(cache=True, nogil=True)
-def _indicators(amps, df, lines, fr, tol, harmonics):
-    """Per line: amplitude, SNR, harmonic-family SNR; then sideband SNRs."""
-    out = np.zeros(3 * lines.size + 2)
-    for i in range(lines.size):
-        a, s = _line(amps, df, lines[i], tol)
-        log_sum = 0.0
-        for h in range(1, harmonics + 1):
-            _, sh = _line(amps, df, h * lines[i], tol)
-            log_sum += np.log(max(sh, 1e-3))
-        out[3 * i] = a
-        out[3 * i + 1] = s
-        out[3 * i + 2] = np.exp(log_sum / harmonics)
-    # inner race: BPFI ± 1X sidebands; ball: 2×BSF ± FTF sidebands (mean of both sides)
-    lo = _line(amps, df, lines[1] - fr, tol)[1]
-    hi = _line(amps, df, lines[1] + fr, tol)[1]
-    out[3 * lines.size] = 0.5 * (lo + hi)
-    lo = _line(amps, df, lines[2] - lines[3], tol)[1]
-    hi = _line(amps, df, lines[2] + lines[3], tol)[1]
-    out[3 * lines.size + 1] = 0.5 * (lo + hi)
-    return out
+    z = np.fft.ifft(_k.baseband(np.fft.rfft(x), n, fs, f_lo, f_hi, m))
+    env = _k.centred_envelope(z, m / n, w)  # ifft divides by m, the full-length analytic signal by n
+    return _k.magnitude(np.fft.rfft(env), 2.0 / float(w.sum()))
 
 
 def default_band(fs: float) -> tuple[float, float]:
@@ -178,10 +121,9 @@ def line_indicators(amps: np.ndarray, df: float, shaft_hz: float, bearing,
         raise ValueError(f"need shaft_hz > 0, df > 0, 0 < tolerance < 0.2; got {shaft_hz}, {df}, {tolerance}")
     f = bearing.frequencies(shaft_hz)
     lines = np.array([f[key] for _, key in LINES])
-    vals = _indicators(np.ascontiguousarray(amps, dtype=np.float64), float(df), lines, float(shaft_hz),
-                       float(tolerance), HARMONICS)
-    names = [f"env_{name}{suffix}" for name, _ in LINES for suffix in ("", "_snr", "_hsnr")]
-    out = {n: float(v) for n, v in zip(names, vals)}
+    vals = _k.env_indicators(np.ascontiguousarray(amps, dtype=np.float64), float(df), lines, float(shaft_hz),
+                             float(tolerance), HARMONICS)
+    out = dict(zip(_LINE_NAMES, vals.tolist()))
     out["env_bpfi_sb"], out["env_2bsf_sb"] = float(vals[-2]), float(vals[-1])
     return out
 

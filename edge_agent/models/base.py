@@ -81,6 +81,8 @@ def finite_or_none(v) -> float | None:
     >>> finite_or_none("2.5"), finite_or_none(float("nan")), finite_or_none(None)
     (2.5, None, None)
     """
+    if type(v) is float:  # the common case, without a conversion: v - v is 0 unless v is NaN or ±inf
+        return v if v - v == 0.0 else None
     try:
         f = float(v)
     except (TypeError, ValueError):

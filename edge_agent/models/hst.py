@@ -1,4 +1,4 @@
-"""Half-Space Trees with numba kernels: river's algorithm, trees stored as arrays."""
+"""Half-Space Trees on compiled kernels: river's algorithm, trees stored as arrays."""
 
 from __future__ import annotations
 
@@ -6,150 +6,11 @@ import math
 import random
 
 import numpy as np
-from numba import njit
 
+from edge_agent.kernels import load
 from edge_agent.models.base import Estimator
 
-_PADDING = 0.15  # river.tree.padded: splits avoid the outer 15 % of a node's range
-
-
-# ------------------------------------------------------------------ kernels
-# Trees use heap layout: node i has children 2i+1 and 2i+2; the first
-# 2**height - 1 nodes are branches, the rest leaves. ``split[t, i]`` holds
-# (threshold, feature index) of branch i of tree t, ``mass[t, i]`` the
-# (latest ``l_mass``, reference ``r_mass``) counts of node i. A NaN feature
-# value means "missing".
-
-
-@njit(cache=True)
-def _build(u, lo0, hi0, height, feat, thr):
-    """Grow every tree from river's random numbers, consumed in the same order.
-
-    river's ``make_padded_tree`` visits branches in pre-order and for each
-    draws ``rng.choices(features, weights=widths)`` (one ``random()``) then
-    ``rng.uniform(a, b)`` (another), so ``u[t, 2k]`` and ``u[t, 2k + 1]`` are
-    the draws of the ``k``-th branch visited in pre-order.
-    """
-    n_trees, n_branch = feat.shape
-    nf = lo0.shape[0]
-    lo = np.empty((max(n_branch, 1), nf))
-    hi = np.empty((max(n_branch, 1), nf))
-    cum = np.empty(nf)
-    stack = np.empty(height + 2, dtype=np.int64)
-    for t in range(n_trees):
-        if n_branch == 0:
-            continue
-        lo[0, :] = lo0
-        hi[0, :] = hi0
-        top = 0
-        stack[0] = 0
-        k = 0
-        while top >= 0:
-            node = stack[top]
-            top -= 1
-            # random.choices: cumulative weights, bisect_right(cum, r * total, 0, nf - 1)
-            acc = 0.0
-            for j in range(nf):
-                acc += hi[node, j] - lo[node, j]
-                cum[j] = acc
-            r = u[t, 2 * k] * (cum[nf - 1] + 0.0)
-            a, b = 0, nf - 1
-            while a < b:
-                mid = (a + b) // 2
-                if r < cum[mid]:
-                    b = mid
-                else:
-                    a = mid + 1
-            on = a
-            # random.uniform(a + p (b - a), b - p (b - a))
-            la, lb = lo[node, on], hi[node, on]
-            ua = la + _PADDING * (lb - la)
-            ub = lb - _PADDING * (lb - la)
-            at = ua + (ub - ua) * u[t, 2 * k + 1]
-            feat[t, node] = on
-            thr[t, node] = at
-            k += 1
-            left, right = 2 * node + 1, 2 * node + 2
-            if left < n_branch:
-                lo[left, :] = lo[node, :]
-                hi[left, :] = hi[node, :]
-                hi[left, on] = at
-                lo[right, :] = lo[node, :]
-                hi[right, :] = hi[node, :]
-                lo[right, on] = at
-                top += 1
-                stack[top] = right  # pushed first, visited after the whole left subtree
-                top += 1
-                stack[top] = left
-
-
-@njit(cache=True)
-def _route(split, mass, t, node, x):
-    """Child of branch ``node`` of tree ``t`` on the way of ``x``."""
-    v = x[int(split[t, node, 1])]
-    left = 2 * node + 1
-    if math.isnan(v):  # missing: follow the child with more mass in the latest window, as river does
-        return left + 1 if mass[t, left, 0] < mass[t, left + 1, 0] else left
-    return left if v < split[t, node, 0] else left + 1
-
-
-# The walks go level by level across all trees rather than tree by tree: the
-# trees' memory accesses are independent, so the CPU overlaps their cache
-# misses (deep levels of height-15 trees are far apart in memory). Masses
-# are integers, so the order of summation does not change the score.
-
-
-@njit(cache=True)
-def _walk(split, mass, height, size_limit, x, score, learn):
-    """Score (reference masses) and/or learn (latest masses) ``x`` in one descent."""
-    n_trees = split.shape[0]
-    node = np.zeros(n_trees, dtype=np.int64)
-    active = np.ones(n_trees, dtype=np.bool_)
-    total = 0.0
-    depth_pow = 1
-    for _ in range(height):
-        for t in range(n_trees):
-            nd = node[t]
-            if score and active[t]:
-                r = mass[t, nd, 1]
-                total += r * depth_pow
-                if r < size_limit:
-                    active[t] = False
-            if learn:
-                mass[t, nd, 0] += 1
-            if learn or active[t]:
-                node[t] = _route(split, mass, t, nd, x)
-        depth_pow <<= 1
-    for t in range(n_trees):
-        if score and active[t]:
-            total += mass[t, node[t], 1] * depth_pow
-        if learn:
-            mass[t, node[t], 0] += 1
-    return total
-
-
-@njit(cache=True)
-def _pivot(mass):
-    """The latest window becomes the reference; a new latest window starts empty."""
-    for t in range(mass.shape[0]):
-        for i in range(mass.shape[1]):
-            mass[t, i, 1] = mass[t, i, 0]
-            mass[t, i, 0] = 0
-
-
-@njit(cache=True)
-def _score_learn_many(split, mass, height, size_limit, max_score, window_size, counter, first_window, X):
-    out = np.zeros(X.shape[0])
-    for i in range(X.shape[0]):
-        total = _walk(split, mass, height, size_limit, X[i], not first_window, True)
-        if not first_window:
-            out[i] = 1.0 - total / max_score
-        counter += 1
-        if counter == window_size:
-            _pivot(mass)
-            first_window = False
-            counter = 0
-    return out, counter, first_window
+_k = load()  # Half-Space-Trees kernels: edge_agent/kernels/source.py (hst_*), trees stored as arrays
 
 
 # -------------------------------------------------------------------- model
@@ -227,7 +88,11 @@ class HalfSpaceTrees(Estimator):
         self.counter = 0
         self._first_window = True
         self._features: tuple = ()
-        self._split = self._mass = None  # (tree, branch, [threshold, feature]), (tree, node, [l, r])
+        self._split = self._mass = None  # (tree, branch, [threshold, feature]), (tree, node, 2 mass planes)
+        self._lat = 0
+        self._size_limit = self.size_limit
+        self._max_score_f = self._max_score
+        self._fresh_caches()
 
     # ------------------------------------------------------------ properties
     @property
@@ -256,38 +121,97 @@ class HalfSpaceTrees(Estimator):
         u = np.array([draw() for _ in range(self.n_trees * 2 * n_branch)]).reshape(self.n_trees, -1)
         feat = np.zeros((self.n_trees, n_branch), dtype=np.int64)
         thr = np.zeros((self.n_trees, n_branch))
-        _build(u, lo0, hi0, self.height, feat, thr)
+        _k.hst_build(u, lo0, hi0, self.height, feat, thr)
         # one record per node, so that a visit touches one cache line per array
         self._split = np.ascontiguousarray(np.stack([thr, feat.astype(np.float64)], axis=-1))
         self._mass = np.zeros((self.n_trees, n_nodes, 2), dtype=np.int32)
+        self._lat = 0  # mass plane of the latest window; the other holds the reference
+        self._size_limit = self.size_limit
+        self._max_score_f = self._max_score
+        self._fresh_caches()
 
     def _vector(self, x: dict) -> np.ndarray:
-        nan = math.nan
-        return np.array([x.get(f, nan) for f in self._features], dtype=np.float64)
+        """``x`` as the trees' feature vector (NaN where missing), in a buffer reused between calls.
+
+        A pipeline's feature dicts keep one key order, so the order of the
+        last dict is cached: the values are then read straight into the
+        buffer (through a fixed permutation) instead of one lookup per name.
+        """
+        keys = tuple(x)
+        if keys != self._keys:
+            self._keys = keys
+            where = {k: i for i, k in enumerate(keys)}
+            pos = [where.get(f, -1) for f in self._features]
+            self._perm = None if pos == list(range(len(keys))) else pos
+        buf = self._buf
+        if self._perm is None:
+            buf[:] = tuple(x.values())
+        else:
+            vals = tuple(x.values())
+            for i, j in enumerate(self._perm):
+                buf[i] = vals[j] if j >= 0 else math.nan
+        return buf
 
     def _pivot(self) -> None:
         self.counter += 1
         if self.counter == self.window_size:
-            _pivot(self._mass)
+            self._lat = 1 - self._lat  # the latest window becomes the reference; a new one starts empty
+            _k.hst_pivot(self._mass, self._lat)
             self._first_window = False
             self.counter = 0
 
+    def _fresh_caches(self) -> None:
+        n = len(self._features)
+        self._keys, self._perm = None, None
+        self._buf = np.empty(n)
+        self._path = np.zeros((self.n_trees, self.height + 1), dtype=np.int64)
+        self._scored = None  # (items of x, learn count) of the last score_one, whose way is in _path
+        self._learnt = 0
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for k in ("_keys", "_perm", "_buf", "_path", "_scored"):
+            state.pop(k, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state.setdefault("_lat", 0)  # pickled before the planes swapped: latest in plane 0
+        state.setdefault("_learnt", 0)
+        self.__dict__.update(state)
+        self._size_limit = self.size_limit
+        self._max_score_f = self._max_score
+        self._fresh_caches()
+
     # ------------------------------------------------------------- protocol
     def learn_one(self, x: dict) -> None:
-        """Add one observation to the latest window of every tree."""
+        """Add one observation to the latest window of every tree.
+
+        Right after ``score_one`` of the same observation (same keys and
+        values) it reuses the way that score recorded: one count per node,
+        no routing.
+        """
         if self._split is None:
             if not x:
                 return  # nothing to split on yet
             self._grow(x)
-        _walk(self._split, self._mass, self.height, self.size_limit, self._vector(x), False, True)
+        scored = self._scored
+        if scored is not None and scored[1] == self._learnt and scored[0] == tuple(x.items()):
+            _k.hst_learn_path(self._mass, self._path, self._lat)
+        else:
+            _k.hst_walk(self._split, self._mass, self.height, self._size_limit, self._vector(x), False, True,
+                        self._lat)
+        self._scored = None
+        self._learnt += 1
         self._pivot()
 
     def score_one(self, x: dict) -> float:
         """Anomaly score in ``[0, 1]``, higher is more anomalous (0 in the first window)."""
         if self._first_window:
             return 0.0
-        total = _walk(self._split, self._mass, self.height, self.size_limit, self._vector(x), True, False)
-        return 1.0 - total / self._max_score
+        total = _k.hst_score_path(self._split, self._mass, self.height, self._size_limit, self._vector(x),
+                                  self._lat, self._path)
+        self._scored = (tuple(x.items()), self._learnt)
+        return 1.0 - total / self._max_score_f
 
     def score_learn_one(self, x: dict) -> float:
         """``score_one(x)`` then ``learn_one(x)`` in a single descent of each tree (same results)."""
@@ -295,9 +219,12 @@ class HalfSpaceTrees(Estimator):
             self.learn_one(x)
             return 0.0
         first = self._first_window
-        total = _walk(self._split, self._mass, self.height, self.size_limit, self._vector(x), not first, True)
+        total = _k.hst_walk(self._split, self._mass, self.height, self._size_limit, self._vector(x), not first,
+                            True, self._lat)
+        self._scored = None
+        self._learnt += 1
         self._pivot()
-        return 0.0 if first else 1.0 - total / self._max_score
+        return 0.0 if first else 1.0 - total / self._max_score_f
 
     def score_learn_many(self, X, columns=None) -> np.ndarray:
         """Score then learn each row in turn; the same as a ``score_one``/``learn_one`` loop.
@@ -336,7 +263,9 @@ class HalfSpaceTrees(Estimator):
             for i, f in enumerate(self._features):
                 if f in where:
                     Xi[:, i] = X[:, where[f]]
-        scores, self.counter, self._first_window = _score_learn_many(
+        scores, self.counter, self._first_window, self._lat = _k.hst_score_learn_many(
             self._split, self._mass, self.height, self.size_limit, self._max_score, self.window_size,
-            self.counter, self._first_window, Xi)
+            self.counter, self._first_window, Xi, self._lat)
+        self._scored = None
+        self._learnt += Xi.shape[0]
         return scores

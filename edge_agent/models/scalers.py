@@ -114,7 +114,16 @@ class StandardScaler(Estimator):
     def transform_one(self, x: dict) -> dict:
         """Standardised copy of ``x`` (the input is not modified)."""
         out = {}
+        counts, means, m2s, with_std, sqrt = self._n, self._mean, self._m2, self.with_std, math.sqrt
         for k, v in x.items():
+            if type(v) is float and v - v == 0.0 and with_std:  # finite float: the hot path, inlined
+                n = counts.get(k)
+                if n is None:
+                    out[k] = 0.0
+                else:
+                    var = m2s[k] / n
+                    out[k] = (v - means[k]) / sqrt(var) if var > 0 else 0.0
+                continue
             f = _finite(v)
             if f is None:
                 out[k] = v

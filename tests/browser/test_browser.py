@@ -11,6 +11,7 @@ import pytest
 from contract.signing import generate_keypair, save_public_key, sign_bundle
 from contract.topics import command_topic
 from tests.stack import Stack
+from tests.waiting import wait_in_page
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -52,9 +53,9 @@ def test_mentor_page_charts_update_live(mosquitto, tmp_path, monkeypatch):
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(stack.hub.url)
-        page.wait_for_function("document.getElementById('last-update').dataset.ts", timeout=30_000)
+        wait_in_page(page, "document.getElementById('last-update').dataset.ts", timeout=30_000)
         first = page.eval_on_selector("#last-update", "e => Number(e.dataset.ts)")
-        page.wait_for_function(f"Number(document.getElementById('last-update').dataset.ts) > {first}",
+        wait_in_page(page, f"Number(document.getElementById('last-update').dataset.ts) > {first}",
                                timeout=10_000)
         # the live stream is connected and the charts hold plotted points that grow
         assert page.inner_text("#conn") == "live"
@@ -65,21 +66,21 @@ def test_mentor_page_charts_update_live(mosquitto, tmp_path, monkeypatch):
             == "Bearing temperature (°C)"
         n1 = page.evaluate("document.getElementById('chart-rms').data[0].x.length")
         assert n1 > 0
-        page.wait_for_function(f"document.getElementById('chart-rms').data[0].x.length > {n1}", timeout=15_000)
+        wait_in_page(page, f"document.getElementById('chart-rms').data[0].x.length > {n1}", timeout=15_000)
         assert page.locator("#chart-score .scatterlayer .trace").count() == 2
         # after the fault onset the alert shows up in the list
         page.wait_for_selector("#alerts li:not(.muted)", timeout=30_000)
         assert "score" in page.inner_text("#alerts")
         assert "edge-1" in page.inner_text("#edges")
         # the alert is on the timeline
-        page.wait_for_function("(document.getElementById('chart-events').data || [{x: []}])[0].x.length > 0",
+        wait_in_page(page, "(document.getElementById('chart-events').data || [{x: []}])[0].x.length > 0",
                                timeout=10_000)
         # a signed snapshot request makes the edge send raw samples; the page shows them with their spectra
-        bundle = sign_bundle({"cmd": "snapshot", "bundle_id": "snap-b1", "edge": "edge-1", "created_ns": time.time_ns(),
+        bundle = sign_bundle({"cmd": "snapshot", "bundle_id": "snap-b1", "site": "lab", "edge": "edge-1", "created_ns": time.time_ns(),
                               "asset": "pump-1", "channel": "vibration_de", "duration_s": 1.0}, private, "hub")
         publish.single(command_topic("lab", "edge-1", "snapshot"), json.dumps(bundle), qos=1,
                        hostname="127.0.0.1", port=mosquitto.port)
-        page.wait_for_function("(document.getElementById('chart-envelope').data || [{x: []}])[0].x.length > 100",
+        wait_in_page(page, "(document.getElementById('chart-envelope').data || [{x: []}])[0].x.length > 100",
                                timeout=15_000)
         assert page.evaluate("document.getElementById('chart-wave').data[0].y.length") == 12000
         assert "12000 samples at 12000 Hz" in page.inner_text("#snapshot-info")

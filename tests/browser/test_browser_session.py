@@ -30,6 +30,7 @@ import pytest
 
 from tests.browser.test_browser import launch_chromium
 from tests.servers import free_port
+from tests.waiting import wait_in_page
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = "outer-race-early"
@@ -58,7 +59,9 @@ class LabUp:
         self.log = open(log, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "teachfab.cli", "lab", "up", pack, "--speed", str(speed), "--duration", "120",
-             "--broker", broker, "--http-port", str(free_port())],
+             "--broker", broker, "--http-port", str(free_port()),
+             # what lab up saves goes beside its log, never into the checkout
+             "--handover-dir", str(log.parent / "handover"), "--credentials-dir", str(log.parent / "credentials")],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True)
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=lambda: [lines.put(s) for s in self.proc.stdout], daemon=True).start()
@@ -136,11 +139,13 @@ def check_clock(page, start_ns: int, speed: float = SPEED, reads: int = 4) -> No
     seen = []
     for _ in range(reads):
         if seen:  # the next tick, not a fixed sleep
-            page.wait_for_function(f"Number(document.getElementById('clock-t').dataset.at) > {seen[-1][1] * 1e3}",
+            wait_in_page(page, f"Number(document.getElementById('clock-t').dataset.at) > {seen[-1][1] * 1e3}",
                                    timeout=(TICK_S + LOADED_S) * 1e3)
         t, at, text = read_clock(page)
         hub = (time.time() - start_ns / 1e9) * speed
-        assert text == f"t = {t:.1f} s", (text, t)
+        # the text rounds the clock to 0.1 s, dataset.t to 1 ms: rounding twice may differ at a half (68.1496)
+        shown = re.fullmatch(r"t = (-?\d+\.\d) s", text)
+        assert shown and abs(float(shown.group(1)) - t) <= 0.0505, (text, t)
         behind = (hub - t) / speed  # wall seconds the value shown is behind the hub's clock
         assert -0.01 < behind < TICK_S + LOADED_S, (t, hub, behind)
         seen.append((t, at))
@@ -195,13 +200,13 @@ def test_learner_session_page(mosquitto, tmp_path):
                 page.wait_for_selector("#s-team:has-text('Team 1 (Learner One, Learner Two)')", timeout=10_000)
                 print(f"page logged in at scenario t = {(time.time_ns() - sess['start_ns']) * SPEED / 1e9:.0f} s")
                 check_clock(page, sess["start_ns"])
-                page.wait_for_function("document.getElementById('live-t').dataset.ts", timeout=15_000)
+                wait_in_page(page, "document.getElementById('live-t').dataset.ts", timeout=15_000)
                 ts1 = int(page.get_attribute("#live-t", "data-ts"))
-                page.wait_for_function(f"Number(document.getElementById('live-t').dataset.ts) > {ts1}", timeout=10_000)
+                wait_in_page(page, f"Number(document.getElementById('live-t').dataset.ts) > {ts1}", timeout=10_000)
                 assert page.inner_text("#conn") == "live"
                 assert page.inner_text("#live-threshold") == "8.000"  # the starter's threshold
                 n1 = page.evaluate("document.getElementById('chart-score').data[0].x.length")
-                page.wait_for_function(f"document.getElementById('chart-score').data[0].x.length > {n1}",
+                wait_in_page(page, f"document.getElementById('chart-score').data[0].x.length > {n1}",
                                        timeout=10_000)
                 rms = page.evaluate("document.getElementById('chart-f-rms').data[0].y.filter(v => v !== null)")
                 assert rms and all(0.01 < v < 10 for v in rms), rms[:5]  # vibration RMS in g
@@ -209,7 +214,7 @@ def test_learner_session_page(mosquitto, tmp_path):
                 shown_ts = int(page.get_attribute("#live-t", "data-ts"))
                 newest = api(f"/api/assets/session-{sid}/pump-1/telemetry?limit=1")[-1]
                 assert shown_ts <= newest["ts"]
-                page.wait_for_function(f"Number(document.getElementById('live-t').dataset.ts) >= {newest['ts']}",
+                wait_in_page(page, f"Number(document.getElementById('live-t').dataset.ts) >= {newest['ts']}",
                                        timeout=10_000)
                 check_clock(page, sess["start_ns"])
 
@@ -271,7 +276,7 @@ def test_learner_session_page(mosquitto, tmp_path):
                 # --- the mentor closes the session after the spall's onset -----------------------------
                 # once the page shows a window from past the close time (on a busy machine the data may lag the clock)
                 close_ns = sess["start_ns"] + int(close_at_s * 1e9)
-                page.wait_for_function(f"Number(document.getElementById('live-t').dataset.ts) >= {close_ns}",
+                wait_in_page(page, f"Number(document.getElementById('live-t').dataset.ts) >= {close_ns}",
                                        timeout=(close_at_s / SPEED + 30) * 1e3)
                 started = time.monotonic()
                 closed = http.post(f"/api/sessions/{sid}/close", headers=as_mentor)
@@ -315,7 +320,7 @@ def test_learner_session_page(mosquitto, tmp_path):
                 assert page.inner_text("#truth tr[data-event='outer_race'] .from") == f"t = {onset_s:g} s"
                 assert page.is_hidden("#deploy") and page.is_visible("#deploy-closed")
                 alerts = api(f"/api/alerts?site=session-{sid}&asset=pump-1&limit=500")
-                page.wait_for_function(f"document.getElementById('n-alerts').textContent === '{len(alerts)}'",
+                wait_in_page(page, f"document.getElementById('n-alerts').textContent === '{len(alerts)}'",
                                        timeout=10_000)
                 if alerts:  # newest first, on the session's clock
                     assert abs(int(page.get_attribute("#alerts li", "data-ts")) - alerts[0]["ts"]) < 10**4

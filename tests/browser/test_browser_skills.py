@@ -15,10 +15,8 @@ Spanish and lands on the Spanish portal.
 
 from __future__ import annotations
 
-import threading
 
 import pytest
-import uvicorn
 
 from cloud.accounts.service import create_user
 from cloud.challenges import teams
@@ -26,9 +24,9 @@ from cloud.hub import create_app
 from cloud.settings import HubSettings
 from cloud.sites import service as reg
 from cloud.skills import profiles, sharing
+from tests.browser.serving import log_in, served
 from tests.browser.test_browser import launch_chromium
-from tests.servers import free_port
-from tests.waiting import wait_until
+from tests.waiting import wait_in_page, wait_until
 
 PW = "a-long-test-passphrase"
 OPS = {"admin_email": "ops@hub.example", "admin_password": "operator-test-passphrase"}
@@ -37,11 +35,6 @@ OPS = {"admin_email": "ops@hub.example", "admin_password": "operator-test-passph
 @pytest.fixture
 def portal(tmp_path):
     app = create_app(HubSettings(db_path=str(tmp_path / "hub.sqlite"), **OPS), ingest=False)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, timeout=20, what="the hub to serve")
     with app.state.sessions() as db:
         reg.create_site(db, "acme", "Acme Pumps", "sme")
         reg.create_site(db, "lab", "VET lab", "lab")
@@ -56,16 +49,12 @@ def portal(tmp_path):
             sharing.set_consents(db, m.id, ["acme"], commit=False)
         db.commit()
         ids = {"ana": ana.id, "team": team.id}
-    yield app, f"http://127.0.0.1:{port}", ids
-    server.should_exit = True
-    thread.join(timeout=20)
+    with served(app) as base:
+        yield app, base, ids
 
 
 def _login(page, url, email):
-    page.goto(url)
-    page.fill("#login-email", email)
-    page.fill("#login-password", PW)
-    page.click("#login button[type=submit]")
+    log_in(page, url, email, PW)
 
 
 def _view(page, name):
@@ -140,15 +129,15 @@ def test_the_portal_walk_in_two_languages(portal):
         page.fill("#c-q", "vibration")
         page.select_option("#c-mode", "on-site")
         page.click("#cat-filters button[type=submit]")
-        page.wait_for_function("document.querySelector('#cat-count')?.textContent === '3 entries'")
+        wait_in_page(page, "document.querySelector('#cat-count')?.textContent === '3 entries'")
         assert page.eval_on_selector_all("#catalogue article", "as => as.map(a => a.dataset.entry)") == [
             "rotating-machinery-maintenance", "vibration-analysis-1", "vibration-analysis-2"]
         # Slovenian: the page, the data labels and the hub's refusals
         page.select_option("#lang", "sl")
-        page.wait_for_function("document.querySelector('nav a[data-view=pathway]')?.textContent === 'Učna pot'")
+        wait_in_page(page, "document.querySelector('nav a[data-view=pathway]')?.textContent === 'Učna pot'")
         page.click("nav a[data-view=profile]")
         _view(page, "profile")
-        page.wait_for_function("document.querySelector('.profile-matrix tr[data-skill=sensors] .src')?.textContent"
+        wait_in_page(page, "document.querySelector('.profile-matrix tr[data-skill=sensors] .src')?.textContent"
                                " === 'potrjeno z dokazi'")
         assert page.inner_text(".profile-matrix tr[data-skill=signal-processing] td") == "obdelava signalov"
         page.goto(f"{base}/skills#gaps?job=no-such-job")

@@ -15,6 +15,7 @@ import pytest
 
 from tests.browser.test_browser import chart_ids, launch_chromium
 from tests.browser.test_browser_session import LabUp, _login
+from tests.waiting import wait_in_page
 
 PACK = "cooling-drift"
 SPEED = 50.0  # the thermal model is fitted over the first 900 scenario-s: 18 s at this speed
@@ -29,7 +30,7 @@ def _values(page, chart: str) -> list[float]:
 
 
 def _wait_for_more_values(page, chart: str, than: int, timeout_s: float) -> None:
-    page.wait_for_function(f"({VALUES})('chart-{chart}').length > {than}", timeout=timeout_s * 1e3)
+    wait_in_page(page, f"({VALUES})('chart-{chart}').length > {than}", timeout=timeout_s * 1e3)
 
 
 @pytest.mark.slow

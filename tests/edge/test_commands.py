@@ -26,7 +26,7 @@ NOW = time.time_ns()
 
 
 def deploy_doc(bundle_id: str = "d-1", created_ns: int = NOW, **extra) -> dict:
-    return {"cmd": "deploy", "bundle_id": bundle_id, "edge": "edge-1", "created_ns": created_ns,
+    return {"cmd": "deploy", "bundle_id": bundle_id, "site": "lab", "edge": "edge-1", "created_ns": created_ns,
             "asset": "pump-1", "pipeline": {"detector": "zscore", "threshold": 8.0, "lineage": {"parent": None}},
             **extra}
 
@@ -100,7 +100,7 @@ TOPIC = "tf/v1/lab/edge-1/cmd/"
      "deploy payload: deploy.pipeline: Input should be a valid dictionary (got 'nope')"),
     (TOPIC + "deploy", signed({**deploy_doc(), "created_ns": 1_700_000_000}), "schema", "created_ns"),
     (TOPIC + "config", signed(deploy_doc()), "schema", "payload is a 'deploy' command but arrived on cmd/config"),
-    (TOPIC + "deploy", signed({**deploy_doc(), "edge": "edge-2"}), "edge", "command is for edge 'edge-2'"),
+    (TOPIC + "deploy", signed({**deploy_doc(), "edge": "edge-2"}), "edge", "command is for edge 'lab'/'edge-2'"),
     (TOPIC + "snapshot", signed({**deploy_doc(), "cmd": "snapshot", "duration_s": 1e6, "pipeline": None}),
      "schema", "snapshot"),
 ])
@@ -145,7 +145,7 @@ def test_handler_refusals_and_failures_become_rejected_results():
 
 
 def test_unsigned_snapshots_only_when_allowed():
-    snap = {"cmd": "snapshot", "bundle_id": "s-1", "edge": "edge-1", "created_ns": NOW, "asset": "pump-1"}
+    snap = {"cmd": "snapshot", "bundle_id": "s-1", "site": "lab", "edge": "edge-1", "created_ns": NOW, "asset": "pump-1"}
     got = []
     strict = CommandRouter("lab", "edge-1", KEYS, on_snapshot=got.append)
     assert "unsigned" in strict.handle(TOPIC + "snapshot", json.dumps(snap).encode())["reason"]

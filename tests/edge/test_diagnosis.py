@@ -2,10 +2,11 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edge_agent.bearings import SKF_6203, SKF_6205
-from edge_agent.diagnosis import candidate_bands, classify, diagnose
+from edge_agent.diagnosis import Family, decide, diagnose, diagnose_window
 from edge_agent.replay import ReplayOptions, parse_range, run_replay
 from simulators.faults import FaultEvent
 from simulators.rotating_machine import RotatingMachine
@@ -13,43 +14,70 @@ from simulators.rotating_machine import RotatingMachine
 CWRU = Path(__file__).resolve().parents[3] / "shared" / "data" / "cwru"
 
 
-def _record(kind, severity=0.4, fs=12000.0, rpm=1797.0, bearing=SKF_6205, seconds=6.0, seed=5):
+def _record(kind, severity=0.3, fs=12000.0, rpm=1797.0, bearing=SKF_6205, seconds=4.0, seed=5, resonance=3000.0):
     faults = [FaultEvent(kind, 0.0, severity, ramp_s=0.0)] if kind else []
-    m = RotatingMachine("m", fs=fs, rpm=rpm, bearing=bearing, faults=faults, seed=seed)
+    m = RotatingMachine("m", fs=fs, rpm=rpm, bearing=bearing, faults=faults, seed=seed, resonance_hz=resonance)
     return m.next_block(int(fs * seconds)), m
 
 
 @pytest.mark.parametrize("kind", ["outer_race", "inner_race", "ball"])
-@pytest.mark.parametrize("fs, rpm, bearing", [(12000.0, 1797.0, SKF_6205), (25600.0, 1450.0, SKF_6203)])
-def test_each_bearing_fault_is_named(kind, fs, rpm, bearing):
-    x, m = _record(kind, fs=fs, rpm=rpm, bearing=bearing)
+@pytest.mark.parametrize("fs, rpm, bearing, resonance", [(12000.0, 1797.0, SKF_6205, 3000.0),
+                                                         (25600.0, 1450.0, SKF_6203, 6500.0)])
+def test_each_bearing_fault_is_named(kind, fs, rpm, bearing, resonance):
+    x, m = _record(kind, fs=fs, rpm=rpm, bearing=bearing, resonance=resonance)
     d = diagnose(x, fs, rpm, bearing)
-    assert d.fault == kind, d.indicators
-    assert d.confidence > 0.6
+    assert d.fault == kind, d.reason
+    assert d.confidence > 0.9
+    assert d.band[0] <= resonance <= d.band[1]
+    w = diagnose_window(x[:8192], fs, rpm, bearing)
+    assert w.fault == kind and w.evidence.harmonics_found >= 2
 
 
 @pytest.mark.parametrize("kind", [None, "imbalance", "misalignment", "looseness"])
 def test_no_bearing_fault_means_none(kind):
     x, m = _record(kind, severity=0.3)
     d = diagnose(x, 12000.0, 1797.0, SKF_6205)
-    assert d.fault == "none", d.indicators
+    assert d.fault == "none", d.reason
     assert d.confidence > 0.5
 
 
-def test_classify_needs_evidence_above_noise():
-    quiet = {"env_bpfo_hsnr": 2.0, "env_bpfi_hsnr": 2.2, "env_2bsf_hsnr": 1.9, "env_bpfi_sb": 1.5, "env_2bsf_sb": 1.5}
-    assert classify(quiet)[0] == "none"
-    tie = {**quiet, "env_bpfo_hsnr": 12.0, "env_bpfi_hsnr": 11.0}
-    clear = {**quiet, "env_bpfo_hsnr": 12.0}
-    assert classify(clear)[0] == "outer_race" and classify(clear)[1] > classify(tie)[1]
+def test_speed_is_estimated_when_missing():
+    x, m = _record("outer_race", seconds=6.0)
+    d = diagnose(x, 12000.0, None, SKF_6205)
+    assert d.speed_source == "estimated" and d.shaft_hz == pytest.approx(1797.0 / 60, rel=0.005)
+    assert d.fault == "outer_race"
 
 
-def test_bands_and_inputs_are_checked():
-    assert all(b[1] - b[0] >= 6 * SKF_6205.bpfi * 30 for b in candidate_bands(12000.0, 30.0, SKF_6205))
-    with pytest.raises(ValueError, match="too low to demodulate"):
-        candidate_bands(2000.0, 30.0, SKF_6205)
+def test_inner_race_evidence_has_shaft_sidebands():
+    x, m = _record("inner_race")
+    fam = diagnose(x, 12000.0, 1797.0, SKF_6205).evidence
+    assert any(s.found for s in fam.sidebands)
+    assert fam.measured_hz == pytest.approx(SKF_6205.bpfi * 29.95, rel=0.02)
+
+
+def test_decide_needs_evidence_and_separation():
+    fam = lambda name, e: Family(name, name, 100.0, 99.0, e)  # noqa: E731
+    assert decide({"outer_race": fam("outer_race", 1.0), "ball": fam("ball", 0.5)})[0] == "none"
+    tie = decide({"outer_race": fam("outer_race", 12.0), "inner_race": fam("inner_race", 11.8)})
+    clear = decide({"outer_race": fam("outer_race", 12.0), "inner_race": fam("inner_race", 2.0)})
+    assert tie[0] == "unknown" and clear[0] == "outer_race" and clear[1] > tie[1]
+
+
+def test_compact_spectrum_is_bounded_and_marks_the_line():
+    x, m = _record("outer_race")
+    out = diagnose_window(x[:8192], 12000.0, 1797.0, SKF_6205).as_dict()
+    spec = out["spectrum"]
+    assert len(spec["values"]) <= 256 and spec["df_hz"] > 0
+    f = spec["f0_hz"] + spec["df_hz"] * int(np.argmax(spec["values"]))
+    bpfo = SKF_6205.bpfo * 29.95
+    assert abs(f / bpfo - round(f / bpfo)) < 0.05 and round(f / bpfo) >= 1  # the tallest peak is a BPFO harmonic
+
+
+def test_inputs_are_checked():
     with pytest.raises(ValueError, match="need at least"):
-        diagnose([0.0] * 100, 12000.0, 1797.0, SKF_6205)
+        diagnose(np.zeros(5000), 12000.0, 1797.0, SKF_6205)
+    with pytest.raises(ValueError, match="rpm must be"):
+        diagnose_window(np.random.default_rng(0).normal(size=8192), 12000.0, -5.0, SKF_6205)
     with pytest.raises(ValueError, match="range '0.5:0.2'"):
         parse_range("0.5:0.2")
 
@@ -76,3 +104,18 @@ def test_replay_of_the_unseen_healthy_half():
     assert res["anomaly_fraction"] < 0.2
     no_base = run_replay(ReplayOptions(file=str(CWRU / "OR007_6_0.mat"), fs=12000.0))
     assert no_base["anomaly_fraction"] is None and no_base["diagnosis"]["fault"] == "outer_race"
+
+
+def test_replay_prints_the_explanation_and_writes_a_report(tmp_path, capsys):
+    from edge_agent.replay import main as replay_main
+
+    x, m = _record("outer_race", seconds=6.0)
+    np.savez(tmp_path / "pump.npz", accel=x)
+    report = tmp_path / "report.html"
+    assert replay_main(ReplayOptions(file=str(tmp_path / "pump.npz"), fs=12000.0, channel="accel"), as_json=False,
+                       report=str(report)) == 0
+    out = capsys.readouterr().out
+    assert "rpm estimated" in out and "outer_race (confidence" in out  # no speed in the file: from the spectrum
+    assert "1×bpfo" in out and "ISO 20816-3" in out
+    html = report.read_text()
+    assert "<h1>Outer-race defect</h1>" in html and "<svg" in html and "1×bpfo" in html and "<script" not in html

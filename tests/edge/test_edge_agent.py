@@ -45,7 +45,7 @@ def _publish(broker_port: int, topic: str, payload: bytes) -> None:
 def _bundle(private, cmd: str, bundle_id: str, **body) -> dict:
     import time
 
-    return sign_bundle({"cmd": cmd, "bundle_id": bundle_id, "edge": "edge-9", "created_ns": time.time_ns(), **body},
+    return sign_bundle({"cmd": cmd, "bundle_id": bundle_id, "site": "lab", "edge": "edge-9", "created_ns": time.time_ns(), **body},
                        private, "hub")
 
 

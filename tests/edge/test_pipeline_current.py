@@ -36,6 +36,9 @@ def test_broken_rotor_bar_raises_the_sideband_and_an_alert():
     assert max(before) < min(after) - 6  # the fault lifts the (1 ± 2s)f sidebands by well over 6 dB
     assert alerts and all(a.ts > 150e9 for a in alerts)
     assert "sideband_db" in alerts[0].message
+    expl = alerts[0].explanation  # explained with the (1 ± 2s)·f sideband level on the MCSA scale
+    assert expl["kind"] == "motor_current" and expl["fault"] == "broken_rotor_bar" and expl["confidence"] > 0.5
+    assert "dB below the supply line" in expl["summary"] and expl["moved"][0]["name"] == "sideband_db"
 
 
 def test_current_pipeline_config_is_checked():

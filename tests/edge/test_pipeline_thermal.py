@@ -72,6 +72,8 @@ def test_one_alert_soon_after_the_fan_starts_to_clog_and_none_before(run):
     assert len(alerts) == 1
     assert ONSET_S * 1e9 < alerts[0].ts <= (ONSET_S + 300) * 1e9
     assert "temperature_residual" in alerts[0].message
+    expl = alerts[0].explanation  # explained with the residual against the first-order model
+    assert expl["kind"] == "thermal" and expl["fault"] == "overheating" and expl["residual_k"] > 0
 
 
 def test_windows_before_the_model_is_fitted_are_learning_and_carry_no_residual(run):

@@ -32,7 +32,10 @@ DEPLOYERS = frozenset({Role.hub_operator, Role.mentor, Role.learner})
 LEARNER = frozenset({Role.learner})
 COMPANIES = frozenset({Role.hub_operator, Role.sme_partner})
 JOB = {"job_id": "reliability-engineer"}
-NO_SESSION = {"session_id": "999"}  # admitted, then 404: the behaviour is tested in test_lab_session_e2e.py
+NO_SESSION = {"session_id": "999"}
+NO_CREDENTIAL = {"credential_id": "urn:uuid:00000000-0000-4000-8000-000000000000"}  # admitted, then 404: the behaviour is tested in test_lab_session_e2e.py
+NOWHERE = {"site": "nowhere"}  # admitted, then 404: no such site (scoping in tests/learning/test_kpis_api.py)
+LOGGERS = frozenset({Role.hub_operator, Role.mentor, Role.sme_partner})  # admitted, then 404: the behaviour is tested in test_lab_session_e2e.py
 
 
 def _uid() -> str:
@@ -55,6 +58,9 @@ ACCESS = {
     ("GET", "/api/stream"): (ALL, {}, None, 200),
     ("POST", "/api/auth/logout"): (ALL, {}, None, 204),
     ("GET", "/api/auth/me"): (ALL, {}, None, 200),
+    # a wrong current password: 422 once admitted (the change itself: tests/hub/test_login_policy.py)
+    ("POST", "/api/auth/password"): (ALL, {}, lambda: {"current_password": "not-my-password",
+                                                       "new_password": "another-long-test-passphrase"}, 422),
     ("GET", "/api/users"): (OPERATOR, {}, None, 200),
     ("POST", "/api/users"): (OPERATOR, {}, lambda: {"email": f"u{_uid()}@x.org", "password": PW,
                                                     "roles": ["learner"]}, 201),
@@ -113,6 +119,8 @@ ACCESS = {
     ("GET", "/api/sla"): (STAFF, {}, None, 200),
     ("GET", "/api/sessions/{session_id}/ledger"): (STAFF, NO_SESSION, None, 404),
     ("GET", "/api/ledger/verify"): (OPERATOR, {}, None, 200),
+    ("POST", "/api/ledger/checkpoints"): (OPERATOR, {}, None, 201),
+    ("GET", "/api/ledger/checkpoints/latest"): (ALL, {}, None, 200),  # the seed wrote one
     # skills: the learner portal (tenant isolation and consent in tests/hub/test_skills_access.py)
     ("GET", "/api/skills/framework"): (ALL, {}, None, 200),
     ("GET", "/api/skills/me/profile"): (LEARNER, {}, None, 200),
@@ -145,9 +153,71 @@ ACCESS = {
     ("GET", "/api/skills/companies"): (COMPANIES, {}, None, 200),
     ("GET", "/api/skills/companies/{site}/gaps/{job_id}"): (COMPANIES, {"site": "plant-a", **JOB}, None, 200),
     ("POST", "/api/invitations"): (RUNS, {}, lambda: {"email": f"new-{_uid()}@x.org"}, 201),
+    # credentials: the learner's wallet (own only; the behaviour is in tests/credentials/test_credentials_hub.py)
+    ("GET", "/api/credentials/me"): (LEARNER, {}, None, 200),
+    ("GET", "/api/credentials/me/{credential_id}/download"): (LEARNER, NO_CREDENTIAL, None, 404),
+    ("GET", "/api/credentials/me/{credential_id}/europass"): (LEARNER, NO_CREDENTIAL, None, 404),
+    ("POST", "/api/credentials/me/{credential_id}/share"): (LEARNER, NO_CREDENTIAL, None, 404),
+    ("DELETE", "/api/credentials/me/{credential_id}/share"): (LEARNER, NO_CREDENTIAL, None, 404),
+    ("POST", "/api/credentials/{credential_id}/status"): (OPERATOR, NO_CREDENTIAL,
+                                                          lambda: {"action": "revoke", "reason": "a test reason"}, 404),
+    # handover packages: the seed's challenge 1 has no charter, so none was built (tests/learning/test_handover.py)
+    ("GET", "/api/challenges/{challenge_id}/handover"): (SIGNERS, {"challenge_id": "1"}, None, 404),
+    ("GET", "/api/challenges/{challenge_id}/handover/archive"): (SIGNERS, {"challenge_id": "1"}, None, 404),
+    ("GET", "/api/challenges/{challenge_id}/handover/check"): (SIGNERS, {"challenge_id": "1"}, None, 404),
+    ("POST", "/api/challenges/{challenge_id}/handover"): (RUNS, {"challenge_id": "1"}, None, 404),
+    # governance (behaviour in tests/learning/test_governance.py and tests/hub/test_governance_api.py)
+    ("GET", "/api/governance/challenges/{challenge_id}/agreement"): (ALL, {"challenge_id": "1"}, None, 404),
+    ("GET", "/api/governance/sites/{site}/retention"): (COMPANIES, {"site": "plant-a"}, None, 200),
+    ("PUT", "/api/governance/sites/{site}/retention"): (OPERATOR, {"site": "plant-a"},
+                                                        lambda: {"days": {"waveforms": 400}}, 200),
+    ("POST", "/api/governance/retention/run"): (OPERATOR, {}, None, 200),
+    ("GET", "/api/me/export"): (ALL, {}, None, 200),
+    ("POST", "/api/governance/users/{user_id}/erasure"): (OPERATOR, {"user_id": "999999"},
+                                                          lambda: {"reason": "access test"}, 404),
+    ("GET", "/api/me/access-log"): (ALL, {}, None, 200),
+    ("GET", "/api/governance/sites/{site}/access-log"): (COMPANIES, {"site": "plant-a"}, None, 200),
+    # KPIs: operators and SME partners (their own sites); the logs also mentors (tests/learning/test_kpis*.py)
+    ("GET", "/api/kpis"): (COMPANIES, {}, None, 200),
+    ("GET", "/api/kpis/export"): (COMPANIES, {}, None, 200),
+    ("GET", "/api/kpis/sites/{site}/settings"): (COMPANIES, NOWHERE, None, 404),
+    ("PUT", "/api/kpis/sites/{site}/settings"): (OPERATOR, NOWHERE, lambda: {"operating_hours_per_week": 40}, 404),
+    ("GET", "/api/kpis/sites/{site}/log"): (LOGGERS, NOWHERE, None, 404),
+    ("POST", "/api/kpis/sites/{site}/assets/{asset}/stops"): (
+        LOGGERS, {**NOWHERE, "asset": "press-1"}, lambda: {"start": "2026-11-02T08:00:00Z"}, 404),
+    ("POST", "/api/kpis/stops/{stop_id}/end"): (LOGGERS, {"stop_id": "999"},
+                                                lambda: {"end": "2026-11-02T09:00:00Z"}, 404),
+    ("POST", "/api/kpis/sites/{site}/assets/{asset}/work-orders"): (
+        LOGGERS, {**NOWHERE, "asset": "press-1"},
+        lambda: {"number": "WO-1", "opened_at": "2026-11-02T08:00:00Z", "fault": "bearing", "action": "replaced"}, 404),
+    ("POST", "/api/kpis/sites/{site}/assets/{asset}/alert-reviews"): (
+        LOGGERS, {**NOWHERE, "asset": "press-1"}, lambda: {"alert_ts": TS, "confirmed": True}, 404),
+    ("POST", "/api/kpis/closes"): (OPERATOR, {}, lambda: {"scope": "site:nowhere", "period": "2026-01"}, 404),
+    ("GET", "/api/kpis/closes"): (COMPANIES, {}, None, 200),
+    ("GET", "/api/kpis/closes/{close_id}"): (COMPANIES, {"close_id": "999"}, None, 404),
+    ("POST", "/api/pathways/adopt"): (LEARNER, {}, lambda: dict(JOB), 201),
+    # learning in the flow of work: any signed-in user, for events they see (tests/learning/test_learnflow.py)
+    ("POST", "/api/learnflow/offers"): (ALL, {}, lambda: {"site": "plant-a", "asset": "press-1", "kind": "alert",
+                                                          "ts": TS}, 200),
+    ("GET", "/api/learnflow/offers"): (ALL, {}, None, 200),
+    ("POST", "/api/learnflow/offers/{offer_id}/open"): (ALL, {"offer_id": "999"}, None, 404),
+    ("POST", "/api/learnflow/offers/{offer_id}/follow-up"): (ALL, {"offer_id": "999"}, lambda: {"level": 2}, 404),
+    ("GET", "/api/learnflow/units"): (ALL, {}, None, 200),
     # the deploy form of the learner page
     ("GET", "/api/pipelines/registry"): (ALL, {}, None, 200),
     ("POST", "/api/pipelines/validate"): (DEPLOYERS, {}, lambda: {"pipeline": {"window": 4096}}, 200),
+    # onboarding: kits (operators) and onboarding records (operators; an SME partner its own site)
+    ("GET", "/api/onboarding"): (COMPANIES, {}, None, 200),
+    ("GET", "/api/onboarding/{site}"): (COMPANIES, {"site": "plant-a"}, None, 200),
+    ("GET", "/api/kits"): (OPERATOR, {}, None, 200),
+    ("POST", "/api/kits"): (OPERATOR, {}, lambda: {"site": "plant-a", "edge": f"e-{_uid()}", "sources": [
+        {"adapter": "opcua", "asset": "press-1", "options": {"url": "opc.tcp://127.0.0.1:4840/"}}]}, 201),
+    ("POST", "/api/kits/{kit_id}/revoke"): (OPERATOR, {"kit_id": "999"}, None, 404),
+    ("POST", "/api/kits/{kit_id}/reissue"): (OPERATOR, {"kit_id": "999"}, None, 404),
+    ("PUT", "/api/sites/{site}/assets/{asset}/nameplate"): (OPERATOR, {"site": "plant-a", "asset": "press-1"},
+                                                            lambda: {"manufacturer": "ACME"}, 200),
+    ("GET", "/api/assets/{site}/{asset}/aas"): (ALL, {"site": "plant-a", "asset": "press-1"}, None, 200),
+    ("POST", "/api/sites/{site}/aas"): (OPERATOR, {"site": "plant-a"}, lambda: {"aasx_b64": "bm90IGFhc3g="}, 422),
 }
 # public routes and what they answer without a token
 PUBLIC = {
@@ -158,10 +228,19 @@ PUBLIC = {
     ("GET", "/session"): 200,  # the learner page; it logs in itself
     ("GET", "/skills"): 200,  # the learner portal and staff skills views; they log in themselves
     ("GET", "/join"): 200,  # joining by invitation
+    ("GET", "/onboarding"): 200,  # the operator's kits and onboarding page; it logs in itself
+    ("GET", "/kpis"): 200,  # the KPI page; it logs in itself
+    ("GET", "/verify"): 200,  # the public credential verifier
+    ("GET", "/wallet"): 200,  # the learner's credentials; it logs in itself
     ("GET", "/api/invitations/{token}"): 404,  # the token is the secret: an unknown one is not found
     ("POST", "/api/invitations/{token}/accept"): 422,  # no body given
+    ("GET", "/issuers/{slug}"): 404,  # the issuer's controller document (this hub's slug is "hub")
+    ("GET", "/api/credentials/status/{list_id}"): 404,  # signed status lists, for any verifier
+    ("GET", "/api/credentials/shared/{token}"): 404,  # a share link: the token is the secret
+    ("POST", "/api/credentials/verify"): 422,  # the public verifier; no credential given
     ("GET", "/healthz"): 200,
     ("GET", "/vendor/plotly.min.js"): 200,
+    ("GET", "/docs"): 200,  # Swagger UI, served from the hub's own files
     ("GET", "/metrics"): 200,  # Prometheus scrape; restrict it at the network, not with tokens
 }
 ROLES = list(Role)
@@ -186,6 +265,7 @@ def _seed(app) -> dict[str, int]:
         teams.create_challenge(db, "Press watch", "plant-a", ["press-1"], [team],
                              [users[Role.mentor], users[Role.assessor]])
         ids = {"outsider": outsider.id, "learner": users[Role.learner].id, "team": team.id}
+        app.state.ledger_checkpoints.write(db)
     seq = iter(range(1, 100))
     for site, edge, assets in (("plant-a", "gw-a", ["press-1", "fan-1"]), ("plant-b", "gw-b", ["pump-9"])):
         env = {"v": 1, "edge": edge, "boot": "b1"}
@@ -298,6 +378,10 @@ def test_each_role_sees_only_its_scope(hub, role):
         assert sites == {"plant-a"}
     registered = {a["name"] for a in _get(client, t, "/api/sites/plant-a/assets")[1]}
     assert {"press-1"} <= registered and (("fan-1" in registered) == (("plant-a", "fan-1") in want))
+    if role in COMPANIES:  # onboarding: the operator sees every SME site, an SME partner only its own
+        onboarding = {r["site"] for r in _get(client, t, "/api/onboarding")[1]}
+        assert onboarding == ({"plant-a", "plant-b"} if role is Role.hub_operator else {"plant-a"})
+        assert _get(client, t, "/api/onboarding/plant-b")[0] == (200 if role is Role.hub_operator else 404)
     for site, asset in [("plant-a", "fan-1"), ("plant-b", "pump-9")]:
         code = _get(client, t, f"/api/assets/{site}/{asset}/telemetry")[0]
         assert code == (200 if (site, asset) in want else 404), (site, asset)

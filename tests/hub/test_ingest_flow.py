@@ -98,6 +98,24 @@ def test_writes_go_through_write_many_in_batches(mosquitto, ingests):
     assert len(store.batches) < 1000 / 5  # batched, not one by one
 
 
+def test_a_gap_across_a_hub_restart_is_counted(mosquitto, ingests, tmp_path):
+    """The restarted hub resumes gap tracking from the store: what was lost while it was down is a gap."""
+    db = tmp_path / "hub.sqlite"
+    topic = TOPIC.format(edge="e1")
+    first = ingests(mosquitto.url, SQLiteStore(db), Broadcaster(), "5", client_id="before")
+    publish_all(mosquitto.url, [(topic, features_payload("e1", "b1", s)) for s in (1, 2, 3)])
+    wait_until(lambda: first.stored == 3, 30, 0.02, what="3 stored before the restart", show=first.stats)
+    first.stop()
+    # 4..9 were sent while no hub session existed (a clean session, as the broker forgot it): lost
+    again = ingests(mosquitto.url, SQLiteStore(db), Broadcaster(), "5", client_id="after")
+    publish_all(mosquitto.url, [(topic, features_payload("e1", "b1", s)) for s in (10, 11)])
+    wait_until(lambda: again.stored == 2, 30, 0.02, what="2 stored after the restart", show=again.stats)
+    gaps = again.stats()["gaps"]
+    assert gaps["gaps_total"] == 1 and gaps["missing"] == 6
+    assert gaps["last_gap"] == {"edge": "e1", "boot": "b1", "from": 4, "to": 9}
+    assert again.metrics.gap_missing._value.get() == 6
+
+
 def test_write_helper_falls_back_to_write_per_message():
     class WriteOnly:  # a store without write_many (the interface before the telemetry refactor)
         def __init__(self):
@@ -193,7 +211,7 @@ def test_metrics_endpoint_per_app_without_clashes():
     for line in ('tf_ingest_stored_total{kind="features"} 1.0', 'tf_ingest_duplicates_total{kind="features"} 1.0',
                  'tf_ingest_quarantined_total{reason="not_json"} 1.0', 'tf_ingest_quarantined_total{reason="topic"} 1.0',
                  'tf_ingest_received_total{kind="unknown"} 1.0', "tf_ingest_queue_capacity 10000.0",
-                 "tf_ingest_queue_depth 0.0", "tf_ingest_seq_gaps_open 0.0", "tf_store_write_seconds_count 2.0",
+                 "tf_ingest_queue_depth 0.0", "tf_ingest_seq_gaps_open 0.0", "tf_store_write_seconds_count 4.0",
                  "tf_ingest_batch_size_bucket", 'tf_ingest_lag_seconds_count{kind="features"} 1.0'):
         assert line in text0, line
     assert "tf_ingest_stored_total{" not in text1  # the second hub counted nothing

@@ -70,19 +70,25 @@ def stored_keys(db: Path) -> list[tuple[str, str, int]]:
 class HubProcess:
     """A ``teachfab hub run`` subprocess."""
 
-    def __init__(self, tmp: Path, name: str, broker: str, protocol: str, group: str | None) -> None:
+    def __init__(self, tmp: Path, name: str, broker: str, protocol: str, group: str | None, *,
+                 db: Path | None = None, env: dict | None = None) -> None:
         self.port = free_port()
-        self.db = tmp / f"{name}.sqlite"
-        env = {**os.environ, "TEACHFAB_HUB_MQTT_PROTOCOL": protocol, "TEACHFAB_HUB_CLIENT_ID": f"tf-{name}",
-               "TEACHFAB_HUB_INGEST_BATCH_SIZE": "200"}
+        self.db = db or tmp / f"{name}.sqlite"
+        self.env = {**os.environ, "TEACHFAB_HUB_MQTT_PROTOCOL": protocol, "TEACHFAB_HUB_CLIENT_ID": f"tf-{name}",
+                    "TEACHFAB_HUB_INGEST_BATCH_SIZE": "200", **(env or {})}
         if group:
-            env["TEACHFAB_HUB_SHARED_GROUP"] = group
-        self.log = open(tmp / f"{name}.log", "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "teachfab.cli", "-v", "hub", "run", "--broker", broker, "--db", str(self.db),
-             "--port", str(self.port)], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{self.port}"
+            self.env["TEACHFAB_HUB_SHARED_GROUP"] = group
+        self.broker = broker
         self.log_path = tmp / f"{name}.log"
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.restart()
+
+    def restart(self) -> None:
+        """Start the hub process (again, after it stopped or was killed), appending to its log."""
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "teachfab.cli", "-v", "hub", "run", "--broker", self.broker, "--db", str(self.db),
+             "--port", str(self.port)], cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_subscribed(self, timeout: float = 60) -> None:
         """Wait until the hub serves HTTP and its subscription is acknowledged (start-up runs migrations)."""
@@ -105,6 +111,9 @@ class HubProcess:
         return total
 
     def stop(self) -> None:
+        if self.proc.poll() is not None:
+            self.log.close()
+            return
         self.proc.terminate()
         try:
             self.proc.wait(timeout=15)

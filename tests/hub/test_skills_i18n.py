@@ -22,13 +22,14 @@ from labs.skills.common import LANGUAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "cloud" / "web"
-PAGES_JS = ["skills.js", "skills-ui.js", "skills-staff.js", "join.js"]
-PAGES_HTML = ["skills.html", "join.html"]
+PAGES_JS = ["skills.js", "skills-ui.js", "skills-staff.js", "join.js", "verify.js", "wallet.js"]
+PAGES_HTML = ["skills.html", "join.html", "verify.html", "wallet.html"]
 #: Keys the pages build at run time (`level.${n}.name`, `source.${src}`, `mode.${m}`, `role.${r}`).
 DYNAMIC = ({f"level.{n}.{part}" for n in range(1, 5) for part in ("name", "descriptor")}
            | {f"source.{s}{h}" for s in ("self", "evidence", "assessor") for h in ("", ".help")}
            | {f"mode.{m}" for m in ("online", "on-site", "hybrid")}
-           | {f"role.{r}" for r in ("learner", "mentor", "assessor", "hub_operator", "sme_partner")})
+           | {f"role.{r}" for r in ("learner", "mentor", "assessor", "hub_operator", "sme_partner")}
+           | {f"verify.status.{s}" for s in ("active", "revoked", "suspended")})
 PLACEHOLDER = re.compile(r"\{(\w+)(?:![rsa])?\}")
 
 

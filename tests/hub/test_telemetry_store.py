@@ -171,6 +171,36 @@ def test_drift(store):
     assert store.counts()["drift_events"] == 1
 
 
+def _at(site: str, kind: str, seq: int, **fields):
+    body = {"v": 1, "edge": "e1", "boot": "b", "seq": seq, **fields}
+    return parse_message(f"tf/v1/{site}/e1/m1/{kind}", json.dumps(body).encode())
+
+
+def test_purge_deletes_one_sites_telemetry_before_the_cut_and_nothing_else(store):
+    """What retention and the data-sharing agreement call: per site, per kind, strictly before the cut."""
+    cut = T0 + 10 * S
+    for site in ("lab", "plant"):
+        store.write_many([
+            *(_at(site, "features", i + 1, records=[{"ts": T0 + i * 4 * S, "features": {"rms": float(i)}}])
+              for i in range(5)),  # at 0, 4, 8 | 12, 16 s
+            _at(site, "alert", 10, ts=T0 + 2 * S, score=9.0, threshold=8.0, message="old"),
+            _at(site, "alert", 11, ts=cut, score=9.0, threshold=8.0, message="at the cut"),
+            _at(site, "drift", 12, ts=T0 + 3 * S, target="score", detector="adwin", message="old", detail={}),
+        ])
+    assert store.purge("telemetry", "lab", cut) == 3 + 1 + 1  # three windows, one alert, one drift event
+    assert [t for t, _ in store.series("lab", "m1", "rms")] == [T0 + 12 * S, T0 + 16 * S]
+    assert [a["message"] for a in store.alerts("lab", "m1")] == ["at the cut"]  # the cut itself stays
+    assert store.drift("lab", "m1") == []
+    assert len(store.series("plant", "m1", "rms")) == 5 and len(store.alerts("plant", "m1")) == 2
+    assert len(store.drift("plant", "m1")) == 1
+    assert store.purge("telemetry", "lab", cut) == 0  # nothing left to purge
+    # every site at once
+    assert store.purge("telemetry", None, T0 + 100 * S) == 2 + 1 + 5 + 2 + 1
+    assert store.series("plant", "m1", "rms") == [] and store.alerts() == [] and store.drift() == []
+    with pytest.raises(ValueError, match="kind must be one of"):
+        store.purge("everything", None, cut)
+
+
 def test_precision_round_trip_is_exact_to_the_nanosecond(store):
     store.write(features(1, ODD_TS, rms=0.5))
     assert store.series("lab", "m1", "rms") == [(ODD_TS, 0.5)]

@@ -16,10 +16,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from cloud.accounts.service import create_user
+from cloud.credentials.dataintegrity import secret_multikey
 from cloud.hub import create_app
 from cloud.settings import HubSettings
 from contract.signing import generate_keypair, save_private_key
@@ -45,7 +47,8 @@ def lab(tmp_path_factory):
     broker = Mosquitto(tmp)
     key, _ = generate_keypair()
     save_private_key(key, tmp / "hub-key.pem")
-    settings = HubSettings(broker=broker.url, db_path=str(tmp / "hub.sqlite"), http_port=free_port(),
+    settings = HubSettings(broker=broker.url, issuer_country="SI",  # an awarding body issues credentials
+                           credential_key_secret=secret_multikey(Ed25519PrivateKey.generate()), db_path=str(tmp / "hub.sqlite"), http_port=free_port(),
                            command_key=str(tmp / "hub-key.pem"), command_key_id="hub-test", **OPERATOR)
     app = create_app(settings)
     try:
@@ -272,6 +275,9 @@ def test_window_on_real_assets_scored_against_mentor_logged_events(lab):
     with app.state.sessions() as db:
         create_user(db, "owner@acme.example", PW, ["sme_partner"], sites=["acme-plant"])
     auth["owner"] = _login(client, "owner@acme.example")
+    call("POST", "/api/challenges", "mentor", 403, json={"name": "Press 1 watch", "site": "acme-plant",
+                                                         "pack": PACK})  # no link to the site yet
+    call("PATCH", f"/api/users/{ids['mentor']}", "ops", 200, json={"sites": ["acme-plant"]})  # the hub links them
     team = call("POST", "/api/teams", "mentor", 201, json={"name": "Team Press", "members": [ids["ana"]]})
     written = {"charter": pack.charter.model_dump(mode="json", exclude={"template"}),
                "rubric": pack.rubric.model_dump(mode="json")}

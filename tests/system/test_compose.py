@@ -7,6 +7,7 @@ on a workstation and fails in CI (``CI`` set). No engine is needed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,11 +16,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cloud.settings import HubSettings
 from edge_agent.agent import load_edge_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "INFLUX_PASSWORD": "influx-secret", "INFLUX_TOKEN": "influx-token",
-           "TEACHFAB_ADMIN_EMAIL": "ops@example.org", "TEACHFAB_ADMIN_PASSWORD": "a-long-admin-passphrase"}
+           "TEACHFAB_ADMIN_EMAIL": "ops@example.org", "TEACHFAB_ADMIN_PASSWORD": "a-long-admin-passphrase",
+           "MQTT_HUB_PASSWORD": "hub-broker-passphrase", "MQTT_EDGE_1_PASSWORD": "edge-one-passphrase",
+           "MQTT_EDGE_2_PASSWORD": "edge-two-passphrase"}
 
 
 def compose_command() -> list[str] | None:
@@ -72,9 +76,70 @@ def test_hub_replicas_share_ingest_over_mqtt5(config):
     for edge in ("edge-1", "edge-2"):
         env = config["services"][edge]["environment"]
         assert env["TEACHFAB_EDGE_BROKER"] == "mqtt://mosquitto:1883"
-        assert config["services"][edge]["depends_on"]["mosquitto"]["condition"] == "service_healthy"
     assert {config["services"][e]["environment"]["TEACHFAB_EDGE_EDGE_ID"] for e in ("edge-1", "edge-2")} == {
         "edge-1", "edge-2"}
+
+
+def test_every_client_logs_in_to_the_broker_and_hub_1_manages_its_users(config):
+    services = config["services"]
+    conf = (ROOT / "deploy" / "mosquitto.conf").read_text()
+    assert "allow_anonymous false" in conf and "allow_anonymous true" not in conf
+    assert "password_file /mosquitto/auth/passwd" in conf and "acl_file /mosquitto/auth/acl" in conf
+    assert all(_host_ip(p) == "127.0.0.1" for p in services["mosquitto"]["ports"])  # not on the host's LAN
+    hub1 = services["hub-1"]
+    env1 = hub1["environment"]
+    assert env1["TEACHFAB_HUB_BROKER_PASSWD_FILE"] == "/var/lib/teachfab/broker/passwd"
+    assert hub1["pid"] == "service:mosquitto"  # it signals the broker to reload
+    mounts, broker_mounts = _mounts(hub1), _mounts(services["mosquitto"])
+    assert mounts["/var/lib/teachfab/broker"] == broker_mounts["/mosquitto/auth"] == "broker-auth"
+    assert json.loads(env1["TEACHFAB_HUB_BROKER_LAB_EDGES"]) == {"lab/edge-1": "edge-one-passphrase",
+                                                                 "lab/edge-2": "edge-two-passphrase"}
+    for hub in ("hub-1", "hub-2"):
+        env = services[hub]["environment"]
+        assert (env["TEACHFAB_HUB_BROKER_USERNAME"], env["TEACHFAB_HUB_BROKER_PASSWORD"]) == (
+            "tf-hub", "hub-broker-passphrase")
+    assert "TEACHFAB_HUB_BROKER_PASSWD_FILE" not in services["hub-2"]["environment"]
+    for n, edge in ((1, "edge-1"), (2, "edge-2")):
+        env = services[edge]["environment"]
+        assert env["TEACHFAB_EDGE_BROKER_USERNAME"] == f"lab/{edge}"
+        assert env["TEACHFAB_EDGE_BROKER_PASSWORD"] == SECRETS[f"MQTT_EDGE_{n}_PASSWORD"]
+        assert services[edge]["depends_on"]["hub-1"]["condition"] == "service_healthy"
+    # the hub settings compose gives hub-1 are accepted as they are
+    HubSettings(**{k.removeprefix("TEACHFAB_HUB_").lower(): v for k, v in env1.items()
+                   if k != "TEACHFAB_HUB_BROKER_LAB_EDGES"},
+                broker_lab_edges=json.loads(env1["TEACHFAB_HUB_BROKER_LAB_EDGES"]))
+
+
+def test_the_image_builds_from_every_file_the_package_needs():
+    needed = {"setup.py", "pyproject.toml", "README.md"} | {
+        p.name for p in ROOT.iterdir() if (p / "__init__.py").exists() and p.name != "tests"}
+    assert needed <= _copied((ROOT / "Dockerfile").read_text())
+
+
+def _host_ip(port) -> str:
+    """The host address of a published port (compose v2 prints a mapping, v1 may keep the short string)."""
+    return port.get("host_ip", "") if isinstance(port, dict) else (str(port).split(":")[0] if str(port).count(":") == 2 else "")
+
+
+def _mounts(service: dict) -> dict[str, str]:
+    """Target -> source of a service's volumes, in either form compose prints."""
+    out = {}
+    for v in service.get("volumes", []):
+        if isinstance(v, dict):
+            out[v["target"]] = v["source"]
+        else:
+            source, target = str(v).split(":")[:2]
+            out[target] = source
+    return out
+
+
+def _copied(dockerfile: str) -> set[str]:
+    """The sources the Dockerfile's build stage copies (``COPY a b ./dest``: a and b)."""
+    out = set()
+    for line in dockerfile.splitlines():
+        if line.startswith("COPY ") and "--from" not in line:
+            out.update(p.removeprefix("./").rstrip("/") for p in line.split()[1:-1])
+    return out
 
 
 def test_secrets_have_no_defaults():

@@ -34,13 +34,17 @@ ONLY = {
 }
 #: Areas of the hub, lowest first; an area imports only areas of a lower rank.
 CLOUD_RANKS = {
-    "database": 0, "errors": 0, "scope": 0, "access": 1,  # the base every area builds on
+    "database": 0, "errors": 0, "scope": 0, "guard": 0, "access": 1,  # the base every area builds on
     "sites": 2, "telemetry": 2,
     "accounts": 3, "ingest": 3,
     "commands": 4,
     "challenges": 5,
     "skills": 6,  # consumes outcomes and evidence; challenges reach it only through the hooks the hub wires
-    "settings": 7, "bootstrap": 8, "tables": 8, "migrations": 9, "hub": 9,  # composition of the hub
+    "credentials": 7,  # issues the catalogue's micro-credentials from signed-off outcomes, raises skill levels
+    "onboarding": 8, "handover": 8, "learnflow": 8,  # starter kits and broker access; close-of-challenge packages; units on live events
+    "kpis": 9,  # outcome figures over everything below
+    "governance": 10,  # retention, a learner's export and erasure, the access log: reach into every area
+    "settings": 11, "bootstrap": 12, "tables": 12, "migrations": 13, "hub": 13,  # composition of the hub
 }
 
 

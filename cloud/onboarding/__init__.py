@@ -1,0 +1,1 @@
+"""Onboarding of SME sites: broker access (credentials, ACLs, TLS), starter kits, the onboarding record, AAS."""
