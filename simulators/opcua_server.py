@@ -256,8 +256,8 @@ class SimulatorServer:
         events = []
         for a in self.assets:
             for e in a.ground_truth():
-                end = None if e.get("end_s") is None else self.start_ns + int(e["end_s"] * 1e9)
-                events.append(GroundTruthEvent(e["event"], a.asset, self.start_ns + int(e["start_s"] * 1e9),
+                end = None if e.get("end_s") is None else self.start_ns + int(round(e["end_s"] * 1e9))
+                events.append(GroundTruthEvent(e["event"], a.asset, self.start_ns + int(round(e["start_s"] * 1e9)),
                                                end, e.get("severity", 0.0)))
         return events
 

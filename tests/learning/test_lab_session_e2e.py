@@ -135,7 +135,7 @@ def test_session_evidence_assessment_and_outcome(lab):
     for sid, view in staff.items():
         drawn = view["variant"]["drawn"]["faults"]["0"]["start_s"]
         [fault_truth] = [e for e in view["ground_truth"] if e["category"] == "fault"]
-        assert fault_truth["start_ns"] == view["start_ns"] + int(drawn * 1e9) and 220 <= drawn <= 380
+        assert fault_truth["start_ns"] == view["start_ns"] + round(drawn * 1e9) and 220 <= drawn <= 380
         onset_s[sid] = drawn
     assert staff[s_good["id"]]["variant"]["seed"] != staff[s_bad["id"]]["variant"]["seed"]
 
@@ -176,7 +176,7 @@ def test_session_evidence_assessment_and_outcome(lab):
     truth = ev_good["document"]["ground_truth"]
     assert [e["event"] for e in truth if e["category"] == "fault"] == ["outer_race"]
     # the variant's onset on the session clock, revealed to the team now that the session is closed
-    assert fault["start_ns"] == s_good["start_ns"] + int(onset_s[s_good["id"]] * 1e9)
+    assert fault["start_ns"] == s_good["start_ns"] + round(onset_s[s_good["id"]] * 1e9)
     assert ev_good["document"]["variant"] == staff[s_good["id"]]["variant"]
     assert call("GET", f"/api/sessions/{s_good['id']}", "ana", 200)["variant"] == staff[s_good["id"]]["variant"]
     print(f"good: detected {fault['detection_delay_s']} s after onset, "

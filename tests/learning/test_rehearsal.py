@@ -23,7 +23,7 @@ def test_starter_pipeline_detects_the_spall_soon_after_onset_without_false_alarm
     res = rehearse("outer-race-early", starter, duration_s=400)
     ev = res["evidence"]["pump-1"]
     (fault,) = ev["faults"]
-    assert fault["event"] == "outer_race" and fault["start_ns"] == EPOCH_NS + int(ONSET_S * 1e9)
+    assert fault["event"] == "outer_race" and fault["start_ns"] == EPOCH_NS + round(ONSET_S * 1e9)
     assert 0 < fault["detection_delay_s"] <= 5.0  # consistent with the onset: a few windows of 0.16 s
     assert ev["false_alarms"] == 0 and ev["false_alarms_per_hour"] == 0.0
     assert ev["regimes"][0]["event"] == "load_change" and ev["regimes"][0]["false_alarms_during"] == 0

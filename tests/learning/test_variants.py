@@ -55,7 +55,7 @@ def test_session_runs_a_hidden_variant_revealed_at_close(db, people):
     doc, drawn = load_pack("outer-race-early").variant(11)
     assert a.variant["drawn"] == drawn
     fault = next(e for e in a.ground_truth if e["category"] == "fault")
-    assert fault["start_ns"] == T0 + int(drawn["faults"]["0"]["start_s"] * 1e9)  # the truth is the variant's
+    assert fault["start_ns"] == T0 + round(drawn["faults"]["0"]["start_s"] * 1e9)  # the truth is the variant's
     learner_view = SessionView(**sessions.view(a, show_truth=False))
     assert learner_view.variant is None and learner_view.ground_truth is None
     staff_view = SessionView(**sessions.view(a, show_truth=True))
