@@ -370,6 +370,21 @@ def _edge_check(args) -> int:
     return 0 if not failed else 1
 
 
+def _persistence_lines(out) -> str:
+    """Mosquitto lines keeping sessions in ``out``, run as the user who owns ``out``.
+
+    Started as root, Mosquitto switches to the user ``mosquitto``; if that user
+    cannot write ``out`` it saves nothing at shutdown and every persistent
+    session (the hub's queue) is lost on its restart. ``user`` names the
+    owner of the directory, who can also read the password and ACL files.
+    """
+    import getpass
+
+    return (f"persistence true\npersistence_location {out}/\n"
+            f"# Mosquitto runs as this user when started as root: it must write {out}/\n"
+            f"user {getpass.getuser()}\n")
+
+
 def _broker_init(args) -> int:
     from pathlib import Path
 
@@ -394,7 +409,7 @@ def _broker_init(args) -> int:
         files = BrokerFiles(out / "passwd", out / "acl")
         files.write([])  # empty until the hub writes its own user and the kits' users
         conf = mosquitto_config(listeners, files.passwd_file, files.acl_file, tls=tls, pid_file=out / "mosquitto.pid",
-                                extra="persistence true\npersistence_location " + str(out) + "/\n")
+                                extra=_persistence_lines(out))
     (out / "mosquitto.conf").parent.mkdir(parents=True, exist_ok=True)
     (out / "mosquitto.conf").write_text(conf)
     print(f"wrote {out / 'mosquitto.conf'}; run: mosquitto -c {out / 'mosquitto.conf'}")

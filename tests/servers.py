@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import shutil
 import socket
 import subprocess
@@ -19,6 +20,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def persistence_lines(directory: Path) -> str:
+    """Mosquitto configuration lines that keep sessions and queued messages in ``directory``.
+
+    Started as root, Mosquitto switches to the user ``mosquitto``, who cannot
+    write a test's directory: it then saves nothing at shutdown and every
+    session is gone after a restart. ``user`` keeps it the current user.
+    """
+    return f"persistence true\npersistence_location {directory}/\nuser {getpass.getuser()}\n"
+
+
 class Mosquitto:
     """A real Mosquitto on a free port with a throw-away config.
 
@@ -33,7 +44,7 @@ class Mosquitto:
         self.exe, self.workdir = exe, workdir
         self.port = free_port()
         self.conf = workdir / "mosquitto.conf"
-        keep = f"persistence true\npersistence_location {workdir}/\n" if persistence else "persistence false\n"
+        keep = persistence_lines(workdir) if persistence else "persistence false\n"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{keep}"
             # Mosquitto's default of 1000 queued QoS 1 messages per client silently drops the rest

@@ -8,7 +8,9 @@ client that trusts another CA are refused.
 
 from __future__ import annotations
 
+import shutil
 import ssl
+import subprocess
 import threading
 
 import pytest
@@ -19,7 +21,8 @@ from cloud.onboarding.pki import create_ca
 from contract.mqtt import BrokerAuth, make_client, secure_client
 from contract.topics import asset_topic, command_topic, status_topic
 from tests.onboarding.broker_fixture import HUB_PASSWORD, HUB_USER, SecureMosquitto
-from tests.waiting import wait_until
+from tests.servers import free_port
+from tests.waiting import port_open, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -197,3 +200,23 @@ def test_acl_text_names_only_own_topics():
     assert not any("/cmd/" in line for line in block if line.startswith("topic write"))
     hub = text.split("user tf-hub\n", 1)[1].split("\n\n")[0].splitlines()
     assert hub == ["topic read tf/v1/#", "topic write tf/v1/+/+/cmd/#"]
+
+
+def test_broker_init_config_saves_sessions_when_the_broker_stops(tmp_path):
+    """The written configuration runs Mosquitto as the directory's owner, so it can save its sessions."""
+    from teachfab import cli
+
+    port, out = free_port(), tmp_path / "b"
+    assert cli.main(["broker", "init", "--dir", str(out), "--listen", f"127.0.0.1:{port}"]) == 0
+    assert "persistence true" in (out / "mosquitto.conf").read_text()
+    with open(tmp_path / "mosquitto.log", "wb") as log:
+        proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(out / "mosquitto.conf")],
+                                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: port_open(port), 10, what="the broker listening")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    text = (tmp_path / "mosquitto.log").read_text()
+    assert "Error saving" not in text, text  # as root without ``user``: "unable to remove mosquitto.db.new"
+    assert (out / "mosquitto.db").stat().st_size > 0
