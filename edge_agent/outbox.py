@@ -222,6 +222,14 @@ class Outbox:
                                     "WHERE id > ? ORDER BY id LIMIT ?", (rowid, limit)).fetchall()
         return [OutboxRecord(*r) for r in rows]
 
+    def get(self, rowids: Iterable[int]) -> list[OutboxRecord]:
+        """The records still stored among ``rowids``, oldest first."""
+        ids = [int(i) for i in rowids]
+        with self._lock:
+            rows = self._db.execute("SELECT id, topic, payload, qos, kind, created_ns FROM outbox "
+                                    f"WHERE id IN ({','.join('?' * len(ids))}) ORDER BY id", ids).fetchall()
+        return [OutboxRecord(*r) for r in rows]
+
     def ack(self, rowids: Iterable[int]) -> int:
         """Delete acknowledged records (one transaction); return how many were still stored."""
         ids = [int(i) for i in rowids]

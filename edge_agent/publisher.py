@@ -6,6 +6,10 @@ un-acknowledged at once, and deletes a record when its PUBACK arrives. A
 broker outage only grows the outbox; a killed agent leaves its records in
 the file for the next process, which resends them with their original
 ``(boot, seq)``. paho reconnects with exponential back-off (0.5 s → 10 s).
+Under MQTT 5 a PUBACK saying "no matching subscribers" (no hub session
+subscribed) does not delete the record: it stays in the outbox and is sent
+again after 1 s, then at doubling intervals up to 30 s, until a subscriber
+takes it.
 
 Retained topics: ``status`` (``online`` on every connection, last will
 ``offline``) and ``birth`` (agent version, assets, commands handled and the
@@ -32,6 +36,8 @@ from edge_agent.commands import CommandRouter
 from edge_agent.outbox import Outbox
 
 log = logging.getLogger(__name__)
+NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK reason: the broker took the record and delivered it to no one
+UNROUTED_RETRY_S = (1.0, 30.0)  # first and longest wait before sending such records again
 _BIRTH_RESERVED = {"v", "edge", "boot", "seq", "ts", "version", "assets", "protocol", "commands"}
 
 
@@ -94,12 +100,16 @@ class MqttPublisher:
         self.published = self.acked = self.refused = self.connects = self.disconnects = 0
         # paho callbacks only touch these (deque appends, ints, Event.set): the pump thread owns the rest,
         # because paho calls on_publish while holding its own message lock
-        self._acks: collections.deque[tuple[int, int, bool]] = collections.deque()
+        self._acks: collections.deque[tuple[int, int, int]] = collections.deque()  # (gen, mid, reason code)
         self._gen = 0
         self._wake = threading.Event()
         self._stopping = False
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id (pump thread only)
         self._done: list[int] = []  # acknowledged row ids not yet deleted (pump thread only)
+        self._unrouted: list[int] = []  # row ids the broker took with "no matching subscribers" (pump thread)
+        self._retried: set[int] = set()  # of those, the ones sent again and not answered yet
+        self._retry_at, self._retry_delay = 0.0, UNROUTED_RETRY_S[0]
+        self.unrouted_total = 0
         self._cursor = 0
         self._pump_thread: threading.Thread | None = None
         self._client = make_client(f"tf-edge-{site}-{edge}-{self.envelope.boot[:8]}", protocol)
@@ -172,7 +182,7 @@ class MqttPublisher:
             log.warning("edge %s lost the broker (%s); paho reconnects", self.edge, reason_code)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        self._acks.append((self._gen, mid, bool(getattr(reason_code, "is_failure", False))))
+        self._acks.append((self._gen, mid, int(getattr(reason_code, "value", 0))))
         self._wake.set()
 
     def _on_message(self, client, userdata, message) -> None:
@@ -221,7 +231,8 @@ class MqttPublisher:
         oldest = self.outbox.oldest_created_ns()
         return {"connected": self.connected.is_set(), "published": self.published,
                 "queued": len(self.outbox), "queued_bytes": self.outbox.nbytes, "in_flight": len(self._inflight),
-                "acked": self.acked, "refused": self.refused, "dropped_overflow": self.outbox.dropped_total,
+                "acked": self.acked, "refused": self.refused, "unrouted_held": len(self._unrouted),
+                "unrouted_total": self.unrouted_total, "dropped_overflow": self.outbox.dropped_total,
                 "dropped_by_kind": dict(self.outbox.dropped), "over_bound": self.outbox.over_bound,
                 "oldest_unacked_age_s": 0.0 if oldest is None else round((time.time_ns() - oldest) / 1e9, 3),
                 "connects": self.connects, "disconnects": self.disconnects}
@@ -273,16 +284,22 @@ class MqttPublisher:
 
     def _pump_once(self, gate: bool, gen_seen: int) -> tuple[bool, int]:
         while self._acks:
-            gen, mid, failed = self._acks.popleft()
+            gen, mid, code = self._acks.popleft()
             rowid = self._inflight.pop(mid, None)
             if rowid is None:
                 continue  # status / birth, or a mid from before a restart
-            self._done.append(rowid)
             gate = gate or gen == self._gen  # an ack of this connection: paho's resend is behind us
-            if failed:
+            if code == NO_MATCHING_SUBSCRIBERS:
+                self._keep_unrouted(rowid)
+                continue
+            self._done.append(rowid)
+            if rowid in self._retried:  # a record held for want of a subscriber got through: send the rest
+                self._retried.discard(rowid)
+                self._retry_at, self._retry_delay = 0.0, UNROUTED_RETRY_S[0]
+            if code >= 0x80:
                 self.refused += 1
-                log.error("edge %s: broker refused record %d; dropped (a retry would be refused too)",
-                          self.edge, rowid)
+                log.error("edge %s: broker refused record %d (reason %#x); dropped (a retry would be refused "
+                          "too)", self.edge, rowid, code)
         connected = self.connected.is_set()
         if connected and self._gen != gen_seen:
             # paho resends its un-acked messages right after on_connect; send new ones only after that,
@@ -301,4 +318,33 @@ class MqttPublisher:
                 info = self._client.publish(rec.topic, rec.payload, qos=rec.qos)
                 self._inflight[info.mid] = rec.id
                 self._cursor = rec.id
+            if self._unrouted and time.monotonic() >= self._retry_at:
+                self._retry_unrouted()
         return gate, gen_seen
+
+    def _keep_unrouted(self, rowid: int) -> None:
+        """Hold a record the broker took but delivered to no one (MQTT 5 reason 0x10), to send it again.
+
+        A broker answers so when no hub session is subscribed: the hub has not
+        subscribed yet, or the broker lost its sessions (e.g. it could not save
+        them). Under MQTT 3.1.1 the broker drops such a record without saying so.
+        """
+        if not self._unrouted and not self._retried:
+            log.warning("edge %s: the broker has no subscriber for these records (no hub session?); "
+                        "keeping them in the outbox and sending them again", self.edge)
+            self._retry_at = time.monotonic() + self._retry_delay
+        self._retried.discard(rowid)
+        self._unrouted.append(rowid)
+        self.unrouted_total += 1
+
+    def _retry_unrouted(self) -> None:
+        room = self.max_inflight - len(self._inflight)
+        batch, self._unrouted = self._unrouted[:room], self._unrouted[room:]
+        if not batch:
+            return
+        for rec in self.outbox.get(batch):  # the outbox's bound may have dropped some meanwhile
+            info = self._client.publish(rec.topic, rec.payload, qos=rec.qos)
+            self._inflight[info.mid] = rec.id
+            self._retried.add(rec.id)
+        self._retry_at = time.monotonic() + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, UNROUTED_RETRY_S[1])

@@ -188,6 +188,32 @@ def test_broker_outage_loses_nothing_and_drains_in_order(mosquitto, tmp_path, pr
     print(f"\n{protocol}: {n} records, outage {stats['disconnects']}x, duplicates {dups}")
 
 
+@pytest.mark.slow
+def test_records_no_one_subscribed_to_are_kept_and_sent_again(mosquitto, tmp_path):
+    """MQTT 5: "no matching subscribers" keeps a record in the outbox until a hub subscribes."""
+    pub = MqttPublisher(mosquitto.url, "lab", "edge-u", ["pump-1"], "test", "5", outbox=tmp_path / "outbox.sqlite")
+    pub.start()
+    sub = None
+    try:
+        assert pub.connected.wait(10)
+        for i in range(30):
+            pub.publish("pump-1", "features", features(i))
+        wait_until(lambda: pub.stats()["unrouted_total"] >= 30, 10, what="the broker's answers", show=pub.stats)
+        held = pub.stats()
+        assert held["queued"] == 30 and held["acked"] == 0, held  # answered, yet nothing deleted
+        sub = Subscriber(mosquitto.port, "tf/v1/lab/edge-u/+/+", client_id="late-hub")
+        assert pub.wait_drained(40), pub.stats()
+        sub.wait_for(lambda: len(set(sub.keys())) >= 30, 10, "every record at the late subscriber")
+        stats = pub.stats()
+    finally:
+        pub.stop()
+        if sub is not None:
+            sub.close()
+    arrivals, _ = first_arrivals(sub.keys())
+    assert sorted(seq for _, seq in arrivals) == list(range(1, 31))
+    assert stats["acked"] == 30 and stats["unrouted_held"] == 0 and stats["refused"] == 0, stats
+
+
 PRODUCER = r"""
 import sys, time
 from edge_agent.publisher import MqttPublisher
