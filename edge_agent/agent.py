@@ -48,6 +48,7 @@ from contract.mqtt import BrokerAuth
 from contract.signing import load_public_keys
 from edge_agent.commands import CommandRouter, default_state_dir
 from edge_agent.features import BearingFrequencies, bearing_features
+from edge_agent.outbox import OutboxFull
 from edge_agent.pipeline import AlertRecord, AssetPipeline, DriftRecord, FeatureRecord, PipelineConfig
 from edge_agent.publisher import MqttPublisher
 from firmware_adapters.registry import get_adapter
@@ -176,6 +177,7 @@ class EdgeAgent:
         self.drifts: list[DriftRecord] = []
         self.windows = 0
         self.restarts: collections.Counter[str] = collections.Counter()
+        self.not_stored: dict[str, int] = {}  # records refused by a full disk, per kind
         self.started = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -250,14 +252,14 @@ class EdgeAgent:
             self.alerts.append(rec)
             log.warning("ALERT %s: %s", asset, rec.message)
             if rec.explain_later is None:
-                self.publisher.publish(asset, "alert", rec.as_dict())
+                self._publish(asset, "alert", rec.as_dict())
             else:
                 task = asyncio.create_task(self._publish_explained(asset, rec))
                 self._explaining.add(task)
                 task.add_done_callback(self._explaining.discard)
         elif isinstance(rec, DriftRecord):
             self.drifts.append(rec)
-            self.publisher.publish(asset, "drift", rec.as_dict())
+            self._publish(asset, "drift", rec.as_dict())
             log.info("DRIFT %s: %s", asset, rec.event.message)
 
     async def _publish_explained(self, asset: str, rec: AlertRecord) -> None:
@@ -274,17 +276,28 @@ class EdgeAgent:
         except Exception:
             log.exception("%s: the alert's diagnosis failed; it goes without an explanation", asset)
         finally:
-            self.publisher.publish(asset, "alert", rec.as_dict())
+            self._publish(asset, "alert", rec.as_dict())
+
+    def _publish(self, asset: str, kind: str, body: dict) -> None:
+        """Hand a record to the publisher; a full disk under the outbox is logged and counted, not raised."""
+        try:
+            self.publisher.publish(asset, kind, body)
+        except OutboxFull as exc:
+            self.not_stored[kind] = self.not_stored.get(kind, 0) + 1
+            log.error("%s: %s", asset, exc)
 
     async def _every(self, period_s: float, action) -> None:
         while True:
             await asyncio.sleep(period_s)
-            action()
+            try:
+                action()
+            except Exception:  # one failed period must not end the periodic task
+                log.exception("periodic %s failed; trying again in %.1f s", action.__name__, period_s)
 
     def _flush(self) -> None:
         for asset, records in self._pending.items():
             if records:
-                self.publisher.publish(asset, "features", {"records": records})
+                self._publish(asset, "features", {"records": records})
                 self._pending[asset] = []
 
     # ------------------------------------------------------------------ health and birth
@@ -296,7 +309,8 @@ class EdgeAgent:
             "sources": [{"name": s.name, "restarts": self.restarts[s.name], **s.stats()} for s in self.sources],
             "pipelines": {a: {"windows": p.windows, "in_alert": p.in_alert, "gaps": p.gaps,
                               "hash": p.config.config_hash()} for a, p in self.pipelines.items()},
-            "alerts": len(self.alerts), "drifts": len(self.drifts), "outbox": self.publisher.stats(),
+            "alerts": len(self.alerts), "drifts": len(self.drifts),
+            "outbox": {**self.publisher.stats(), "not_stored": dict(self.not_stored)},
             "commands": self.commands.stats() if self.commands else None,
         }
 
@@ -396,7 +410,7 @@ class EdgeAgent:
             x = np.concatenate([b.values for b in blocks])
             n = min(x.size, int(duration_s * blocks[-1].rate))
             start_ns = blocks[-1].end_ns - int(round(n / blocks[-1].rate * 1e9))
-            self.publisher.publish(asset, "waveform", {
+            self._publish(asset, "waveform", {
                 "ts": start_ns, "channel": channel, "rate": blocks[-1].rate, "units": blocks[-1].units,
                 "request": request, "values": np.round(x[-n:], 6).tolist()})
 

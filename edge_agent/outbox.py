@@ -68,6 +68,10 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 
 
+class OutboxFull(OSError):
+    """The disk under the outbox is full and nothing droppable is left to make room."""
+
+
 @dataclass(frozen=True)
 class OutboxRecord:
     """One stored record, ready to publish."""
@@ -115,6 +119,7 @@ class Outbox:
         self._db = self._open(synchronous)
         self._recount()
         self.over_bound = 0
+        self.disk_full = 0  # inserts the disk refused (SQLITE_FULL), over this process's life
         if self._rows:
             log.info("outbox %s: %d record(s) (%d bytes) left from before, resending", self.path,
                      self._rows, self._bytes)
@@ -175,17 +180,66 @@ class Outbox:
                             self._db.execute("COMMIT")
                             return None
                         self.over_bound += 1
-                rowid = self._db.execute(
-                    "INSERT INTO outbox (topic, payload, qos, kind, droppable, created_ns) VALUES (?,?,?,?,?,?)",
-                    (topic, bytes(payload), qos, kind, int(droppable), created)).lastrowid
+                rowid = self._insert(topic, bytes(payload), qos, kind, droppable, created)
+                if rowid is None:
+                    self._count_drop(kind, 1, disk_full=True)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
-                self._recount()  # e.g. disk full: counters back to what the file holds
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                self._recount()  # counters back to what the file holds
                 raise
+            if rowid is None:
+                return None
             self._rows += 1
             self._bytes += size
             return rowid
+
+    def _insert(self, topic: str, payload: bytes, qos: int, kind: str, droppable: bool, created: int) -> int | None:
+        """Insert one record; on a full disk make room by dropping the oldest droppable records.
+
+        Returns ``None`` when a droppable record finds no room even so; raises
+        :class:`OutboxFull` when a critical one does not.
+        """
+        row = (topic, payload, qos, kind, int(droppable), created)
+        while True:
+            try:
+                return self._db.execute("INSERT INTO outbox (topic, payload, qos, kind, droppable, created_ns) "
+                                        "VALUES (?,?,?,?,?,?)", row).lastrowid
+            except sqlite3.OperationalError as exc:
+                if "full" not in str(exc):
+                    raise
+                if not self._db.in_transaction:  # SQLite may roll the whole transaction back on SQLITE_FULL
+                    self._recount()
+                    self._db.execute("BEGIN IMMEDIATE")
+                if not self.disk_full:
+                    log.error("outbox %s: the disk is full (%s); dropping the oldest %s records to keep "
+                              "alerts, drift events and command results", self.path, exc, "/".join(self.droppable))
+                self.disk_full += 1
+                if self._drop_for_space(len(payload)):
+                    continue
+                if droppable:
+                    return None
+                raise OutboxFull(f"outbox {self.path}: the disk is full and no feature or waveform record is "
+                                 f"left to drop; this {kind} record is not stored: free space on that disk") from None
+
+    def _drop_for_space(self, size: int) -> bool:
+        """Delete the oldest droppable records holding at least ``size`` bytes (one page or more)."""
+        batch = self._db.execute("SELECT id, kind, LENGTH(payload) FROM outbox WHERE droppable = 1 "
+                                 "ORDER BY id LIMIT 64").fetchall()
+        if not batch:
+            return False
+        freed, last, by_kind = 0, None, {}
+        for rowid, kind, n in batch:
+            last, freed = rowid, freed + n
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+            self._rows, self._bytes = self._rows - 1, self._bytes - n
+            if freed >= max(size, 8192):
+                break
+        self._db.execute("DELETE FROM outbox WHERE droppable = 1 AND id <= ?", (last,))
+        for kind, n in by_kind.items():
+            self._count_drop(kind, n, disk_full=True)
+        return True
 
     def _drop_oldest(self, over_rows: int, over_bytes: int) -> tuple[int, int]:
         """Delete oldest droppable records until both overshoots are <= 0 (or none left)."""
@@ -207,10 +261,16 @@ class Outbox:
                 self._count_drop(kind, n)
         return over_rows, over_bytes
 
-    def _count_drop(self, kind: str, n: int) -> None:
-        self._db.execute("INSERT INTO counters (name, value) VALUES (?, ?) "
-                         "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (f"dropped:{kind}", n))
-        if self.dropped.get(kind, 0) == 0:
+    def _count_drop(self, kind: str, n: int, disk_full: bool = False) -> None:
+        try:
+            self._db.execute("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) "
+                             "DO UPDATE SET value = value + excluded.value", (f"dropped:{kind}", n))
+        except sqlite3.OperationalError as exc:
+            if not disk_full or "full" not in str(exc):
+                raise
+            self.dropped[kind] = self.dropped.get(kind, 0) + n  # counted in memory only: no room for it
+            return
+        if self.dropped.get(kind, 0) == 0 and not disk_full:
             log.warning("outbox %s full (%d rows, %d bytes): dropping oldest %s records", self.path,
                         self.max_rows, self.max_bytes, kind)
         self.dropped[kind] = self.dropped.get(kind, 0) + n

@@ -234,6 +234,7 @@ class MqttPublisher:
                 "acked": self.acked, "refused": self.refused, "unrouted_held": len(self._unrouted),
                 "unrouted_total": self.unrouted_total, "dropped_overflow": self.outbox.dropped_total,
                 "dropped_by_kind": dict(self.outbox.dropped), "over_bound": self.outbox.over_bound,
+                "disk_full": self.outbox.disk_full,
                 "oldest_unacked_age_s": 0.0 if oldest is None else round((time.time_ns() - oldest) / 1e9, 3),
                 "connects": self.connects, "disconnects": self.disconnects}
 

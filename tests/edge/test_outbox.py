@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_agent.outbox import Outbox
+from edge_agent.outbox import Outbox, OutboxFull
 from edge_agent.publisher import MqttPublisher
 from tests.servers import persistence_lines
 from tests.waiting import port_open, wait_until
@@ -146,6 +146,32 @@ def test_unusable_files_are_refused_with_a_clear_message(tmp_path):
         Outbox(bad)
     with pytest.raises(ValueError, match="max_rows=0"):
         Outbox(":memory:", max_rows=0)
+
+
+def test_full_disk_drops_oldest_features_keeps_alerts_and_says_so(tmp_path, caplog):
+    """SQLITE_FULL (``max_page_count`` stops the file growing, as a full disk does)."""
+    box = Outbox(tmp_path / "o.sqlite")
+    box._db.execute("PRAGMA max_page_count = 40")  # about 160 KiB
+    feats = [box.put("t/features", b"f%04d" % i + b"x" * 500, kind="features") for i in range(2000)]
+    assert all(r is not None for r in feats[-50:]), "the newest features are stored"
+    assert box.disk_full > 0 and box.dropped["features"] > 1500 and len(box) < 400
+    kept = [r.id for r in box.after(0, 10_000)]
+    assert kept == sorted(kept) and kept[-1] == feats[-1]  # what is dropped is the oldest
+    assert "the disk is full" in caplog.text and str(tmp_path / "o.sqlite") in caplog.text
+    alerts = [box.put("t/alert", b"a" * 500, kind="alert") for _ in range(50)]
+    assert all(alerts) and {r.kind for r in box.after(0, 10_000)} >= {"alert", "features"}
+    with pytest.raises(OutboxFull, match=r"outbox .*o\.sqlite: the disk is full and no feature"):
+        for _ in range(1000):  # until only alerts are left
+            box.put("t/alert", b"a" * 500, kind="alert")
+    stored = box.after(0, 10_000)
+    assert {r.kind for r in stored} == {"alert"} and len(stored) == len(box)
+    assert box.put("t/features", b"f" * 500, kind="features") is None  # dropped, not raised
+    assert box.ack([r.id for r in stored[:20]]) == 20  # the hub took some: room again
+    assert box.put("t/alert", b"a" * 500, kind="alert") is not None
+    box.close()
+    reopened = Outbox(tmp_path / "o.sqlite")
+    assert len(reopened) == len(stored) - 20 + 1  # nothing stored and not acknowledged is lost
+    reopened.close()
 
 
 # -- real broker ------------------------------------------------------------------------------------
