@@ -216,32 +216,16 @@ class Outbox:
                     log.error("outbox %s: the disk is full (%s); dropping the oldest %s records to keep "
                               "alerts, drift events and command results", self.path, exc, "/".join(self.droppable))
                 self.disk_full += 1
-                if self._drop_for_space(len(payload)):
+                before = self._rows
+                self._drop_oldest(1, max(len(payload), 8192), disk_full=True)  # a few pages' worth
+                if self._rows < before:
                     continue
                 if droppable:
                     return None
                 raise OutboxFull(f"outbox {self.path}: the disk is full and no feature or waveform record is "
                                  f"left to drop; this {kind} record is not stored: free space on that disk") from None
 
-    def _drop_for_space(self, size: int) -> bool:
-        """Delete the oldest droppable records holding at least ``size`` bytes (one page or more)."""
-        batch = self._db.execute("SELECT id, kind, LENGTH(payload) FROM outbox WHERE droppable = 1 "
-                                 "ORDER BY id LIMIT 64").fetchall()
-        if not batch:
-            return False
-        freed, last, by_kind = 0, None, {}
-        for rowid, kind, n in batch:
-            last, freed = rowid, freed + n
-            by_kind[kind] = by_kind.get(kind, 0) + 1
-            self._rows, self._bytes = self._rows - 1, self._bytes - n
-            if freed >= max(size, 8192):
-                break
-        self._db.execute("DELETE FROM outbox WHERE droppable = 1 AND id <= ?", (last,))
-        for kind, n in by_kind.items():
-            self._count_drop(kind, n, disk_full=True)
-        return True
-
-    def _drop_oldest(self, over_rows: int, over_bytes: int) -> tuple[int, int]:
+    def _drop_oldest(self, over_rows: int, over_bytes: int, disk_full: bool = False) -> tuple[int, int]:
         """Delete oldest droppable records until both overshoots are <= 0 (or none left)."""
         while over_rows > 0 or over_bytes > 0:
             batch = self._db.execute("SELECT id, kind, LENGTH(payload) FROM outbox WHERE droppable = 1 "
@@ -258,7 +242,7 @@ class Outbox:
                     break
             self._db.execute("DELETE FROM outbox WHERE droppable = 1 AND id <= ?", (last,))
             for kind, n in by_kind.items():
-                self._count_drop(kind, n)
+                self._count_drop(kind, n, disk_full)
         return over_rows, over_bytes
 
     def _count_drop(self, kind: str, n: int, disk_full: bool = False) -> None:
