@@ -324,6 +324,16 @@ def test_learner_session_page(mosquitto, tmp_path):
                                        timeout=10_000)
                 if alerts:  # newest first, on the session's clock
                     assert abs(int(page.get_attribute("#alerts li", "data-ts")) - alerts[0]["ts"]) < 10**4
+                # the outer-race fault raised an alert the edge explained; the learner reads why, and its spectrum
+                explained = [a for a in alerts if a.get("explanation")]
+                assert explained and explained[0]["explanation"]["fault"] == "outer_race", alerts[:3]
+                why = page.locator("#alerts li.explained .explanation").first
+                why.wait_for(timeout=10_000)
+                assert "outer-race defect" in why.inner_text() and "confidence" in why.inner_text()
+                marks = wait_in_page(page, "(() => { const c = document.getElementById('chart-alert-envelope');"
+                                           " return c && !c.hidden && c.layout ? c.layout.annotations.map(a => a.text)"
+                                           " : null; })()", timeout=15_000)
+                assert marks[0] == "1×bpfo", marks
 
                 # --- the team hands in its work --------------------------------------------------------
                 page.fill("#submit-note", "Envelope features, frozen z-score model, confirm 3.")
