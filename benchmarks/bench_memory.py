@@ -4,10 +4,14 @@ Starts a Mosquitto on a free port and the OPC UA simulator (one pump,
 the install test's scenario), then runs ``teachfab edge run`` in a
 fresh process three times with the same config: kernels from the AOT
 module, numba JIT with an empty cache (a first start), and numba JIT with
-the cache that run left (a restart). Each run lasts until the agent has
-published ``--messages`` features messages (its pipeline has learnt and
-scored windows); then its peak RSS (``VmHWM`` from ``/proc/<pid>/status``)
-and whether llvmlite (numba) was mapped into it are read, and it is stopped.
+the cache that run left (a restart). Each run gets its own simulator
+(the scenario's outer-race fault moved to ``FAULT_AT_S``, so the agent
+learns healthy windows first) and lasts until the agent has published
+``--messages`` features messages (its pipeline has learnt and scored
+windows) and then an alert carrying its diagnosis (the bearing diagnosis
+kernels loaded and run); peak RSS (``VmHWM`` from ``/proc/<pid>/status``)
+is read at both points, with whether llvmlite (numba) was mapped into the
+process, and it is stopped.
 Two pipelines are measured: the bearing pipeline of the install test and a
 full one (HST detector, quantile threshold, river drift monitors). A floor
 is printed beside them: a process importing numpy, paho, pyserial and
@@ -27,7 +31,6 @@ import queue
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -37,7 +40,9 @@ sys.path.insert(0, str(ROOT))
 from contract.mqtt import make_client  # noqa: E402
 from tests.servers import Mosquitto  # noqa: E402
 
-SCENARIO = "outer_race_early_detection"
+SCENARIO = ROOT / "simulators" / "scenarios" / "outer_race_early_detection.yaml"
+#: Where the fault starts in each run's simulator (after the pipeline's warm-up and learning).
+FAULT_AT_S = 25.0
 SITE, EDGE = "bench", "edge-mem"
 PIPELINES = {
     "bearing": {"rpm": 1797, "bearing": "6205", "window": 4096, "warmup": 10},
@@ -64,8 +69,20 @@ def _numba_mapped(pid: int) -> bool:
     return "llvmlite" in Path(f"/proc/{pid}/maps").read_text()
 
 
-def _sim_sources(env: dict) -> tuple[subprocess.Popen, list]:
-    cmd = [sys.executable, "-m", "teachfab.cli", "sim", "run", SCENARIO, "--opcua", "0", "--duration", "3600"]
+def _scenario(work: Path) -> Path:
+    """The shipped scenario with its fault at :data:`FAULT_AT_S`, full size at once."""
+    import yaml
+
+    doc = yaml.safe_load(SCENARIO.read_text())
+    doc["faults"][0].update(start_s=FAULT_AT_S, ramp_s=0.0)
+    doc["regimes"] = []
+    path = work / "scenario.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def _sim_sources(env: dict, scenario: Path) -> tuple[subprocess.Popen, list]:
+    cmd = [sys.executable, "-m", "teachfab.cli", "sim", "run", str(scenario), "--opcua", "0", "--duration", "3600"]
     sim = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     body = None
     for line in sim.stdout:
@@ -81,12 +98,17 @@ def _sim_sources(env: dict) -> tuple[subprocess.Popen, list]:
     raise RuntimeError("the simulator exited before printing its adapter configs")
 
 
-def run_agent(work: Path, broker: Mosquitto, sources: list, pipeline: dict, env: dict, messages: int) -> dict:
-    """One fresh agent process until ``messages`` features messages: peak RSS, numba mapped, seconds."""
+def run_agent(work: Path, broker: Mosquitto, pipeline: dict, env: dict, messages: int) -> dict:
+    """A fresh simulator and agent process until ``messages`` features messages, then an explained alert.
+
+    Returns peak RSS at both points, whether numba was mapped, the seconds taken and the alert's call.
+    """
+    sim, sources = _sim_sources(env, _scenario(work))
     received: queue.Queue = queue.Queue()
     sub = make_client(f"bench-mem-{time.monotonic_ns()}", "3.1.1")
-    sub.on_connect = lambda c, *a: c.subscribe(f"tf/v1/{SITE}/{EDGE}/+/features", qos=1)
-    sub.on_message = lambda c, u, m: received.put(m.topic)
+    sub.on_connect = lambda c, *a: c.subscribe([(f"tf/v1/{SITE}/{EDGE}/+/features", 1),
+                                                (f"tf/v1/{SITE}/{EDGE}/+/alert", 1)])
+    sub.on_message = lambda c, u, m: received.put((m.topic.rsplit("/", 1)[-1], m.payload))
     sub.connect("127.0.0.1", broker.port)
     sub.loop_start()
     state = work / f"state-{time.monotonic_ns()}"
@@ -98,20 +120,27 @@ def run_agent(work: Path, broker: Mosquitto, sources: list, pipeline: dict, env:
     log = open(work / "edge.log", "ab")
     agent = subprocess.Popen([sys.executable, "-m", "teachfab.cli", "edge", "run", str(config)], cwd=work,
                              env=env, stdout=log, stderr=subprocess.STDOUT)
-    got, peak, numba = 0, 0, False
+    got, peak, numba, at_features, call = 0, 0, False, None, None
     try:
-        while got < messages:
+        while call is None:
             if agent.poll() is not None:
                 raise RuntimeError(f"the agent exited ({agent.returncode}); see {work / 'edge.log'}")
             if time.monotonic() - started > 600:
-                raise RuntimeError(f"{got} features messages in 600 s")
+                raise RuntimeError(f"{got} features messages and no explained alert in 600 s")
             try:
-                received.get(timeout=0.2)
-                got += 1
+                kind, payload = received.get(timeout=0.2)
             except queue.Empty:
-                pass
+                kind, payload = None, b""
             peak = max(peak, _status(agent.pid)["VmHWM"])
             numba = numba or _numba_mapped(agent.pid)
+            if kind == "features":
+                got += 1
+                if got == messages:
+                    at_features = peak
+            elif kind == "alert" and at_features is not None:
+                explanation = json.loads(payload).get("explanation") or {}
+                if explanation.get("kind") == "bearing":
+                    call = explanation.get("fault")
         peak = max(peak, _status(agent.pid)["VmHWM"])
     finally:
         agent.terminate()
@@ -119,7 +148,10 @@ def run_agent(work: Path, broker: Mosquitto, sources: list, pipeline: dict, env:
         log.close()
         sub.loop_stop()
         sub.disconnect()
-    return {"peak_mb": peak, "numba": numba, "seconds": time.monotonic() - started}
+        sim.terminate()
+        sim.wait(timeout=30)
+    return {"features_mb": at_features, "peak_mb": peak, "numba": numba, "seconds": time.monotonic() - started,
+            "call": call}
 
 
 def main(argv=None) -> int:
@@ -138,23 +170,22 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp:
         work = Path(tmp)
         broker = Mosquitto(work)
-        sim, sources = _sim_sources(base)
         try:
             print(f"floor: numpy + paho + pyserial + asyncua imported: peak {floor_mb} MB")
-            print(f"{'pipeline':20s} {'kernels':24s} {'peak RSS':>9s} {'numba loaded':>13s} {'to messages':>12s}")
+            print(f"{'pipeline':20s} {'kernels':18s} {'scoring':>9s} {'+ alert diagnosed':>18s} "
+                  f"{'numba loaded':>13s} {'to the alert':>13s}")
             for name, pipeline in PIPELINES.items():
                 cache = work / f"numba-cache-{len(name)}"
                 runs = (("AOT module", {"TEACHFAB_KERNELS": "aot"}),
                         ("JIT, empty cache", {"TEACHFAB_KERNELS": "jit", "NUMBA_CACHE_DIR": str(cache)}),
                         ("JIT, warm cache", {"TEACHFAB_KERNELS": "jit", "NUMBA_CACHE_DIR": str(cache)}))
                 for label, extra in runs:
-                    r = run_agent(work, broker, sources, pipeline, {**base, **extra}, args.messages)
-                    goal = "  (goal <= 150 MB: " + ("met)" if r["peak_mb"] <= 150 else "NOT met)")
-                    print(f"{name:20s} {label:24s} {r['peak_mb']:6d} MB {str(r['numba']):>13s} "
-                          f"{r['seconds']:10.1f} s{goal}", flush=True)
+                    r = run_agent(work, broker, pipeline, {**base, **extra}, args.messages)
+                    goal = "  (goal <= 150 MB: " + ("met" if r["peak_mb"] <= 150 else "NOT met") + \
+                        f"; the alert said {r['call']})"
+                    print(f"{name:20s} {label:18s} {r['features_mb']:6d} MB {r['peak_mb']:15d} MB "
+                          f"{str(r['numba']):>13s} {r['seconds']:11.1f} s{goal}", flush=True)
         finally:
-            sim.terminate()
-            sim.wait(timeout=30)
             broker.stop()
     return 0
 

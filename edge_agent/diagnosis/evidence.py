@@ -18,8 +18,12 @@ The call (:func:`decide`): ``none`` when no family reaches :data:`PRESENT`
 ("no bearing defect found"); otherwise the strongest family, unless the
 second is within :data:`AMBIGUOUS` decades of it — then ``unknown``.
 A family counts only when at least two of its lines (harmonics or
-sidebands) stand out: one stray peak, however tall, is not a defect
-signature. Nothing is fitted to a data set: the scales are those of the
+sidebands) stand out, one of them a harmonic, and its lines without the
+strongest harmonic are still present on their own
+(:func:`without_strongest`): one stray peak, however tall, is not a defect
+signature. Sidebands are searched only around a
+harmonic that was found: around an empty carrier they would land on
+whatever other line is near (a shaft harmonic, another family). Nothing is fitted to a data set: the scales are those of the
 p-values.
 
 Examples
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -52,6 +57,8 @@ HARMONICS = 4
 FOUND = 2.0
 #: Slip tolerance: observed lines from ``(1 − SLIP)`` to ``(1 + SLIP / 4)`` times the kinematic value.
 SLIP = 0.025
+#: Relative uncertainty of the shaft speed (its harmonics are notched this much wider per Hz).
+SPEED_TOLERANCE = 0.002
 #: Half-width of the local background, in bins, beyond the searched range.
 BACKGROUND_BINS = 12
 #: Fault names of a call.
@@ -147,6 +154,8 @@ def family_evidence(fault: str, power: np.ndarray, df: float, f0: float, average
     if sideband_hz:
         sb_fisher = 0.0
         for h in range(min(2, hmax)):
+            if not harmonics[h].found:  # a sideband of no carrier is some other line
+                continue
             for sign in (-1, 1):
                 k = bins[h] + sign * sideband_hz / df
                 if 1 <= k < power.size - 2:
@@ -158,20 +167,99 @@ def family_evidence(fault: str, power: np.ndarray, df: float, f0: float, average
         if sidebands:  # one Fisher test of comb and sidebands together
             log_p = K.log_chi2_sf_even(-2.0 * log_p + sb_fisher, 1 + len(sidebands))
     evidence = float(-log_p / _LN10)
-    if sum(line.found for line in harmonics + sidebands) < 2:  # a family, not one stray peak
-        evidence = min(evidence, FOUND)
+    if not any(h.found for h in harmonics) or sum(line.found for line in harmonics + sidebands) < 2 \
+            or without_strongest(harmonics, sidebands) < PRESENT:
+        evidence = min(evidence, FOUND)  # a family around its own line, not one stray peak or others' sidebands
     return Family(fault, label, float(f0), float(r * f0), evidence, harmonics, sidebands)
+
+
+@lru_cache(maxsize=64)
+def line_bins(size: int, df: float, f0: float, sideband_hz: float | None = None) -> np.ndarray:
+    """Mask of the bins of a family's kinematic lines: harmonics ``h · f0`` and, for h = 1, 2, their sidebands.
+
+    Cached per geometry (the same speed and bearing on every alert of an asset); read-only.
+    """
+    mask = np.zeros(size, dtype=np.bool_)
+    for h in range(1, HARMONICS + 1):
+        for off in ((0.0,) if not sideband_hz or h > 2 else (0.0, -sideband_hz, sideband_hz)):
+            k = int(round((h * f0 + off) / df))
+            if 0 <= k < size:
+                mask[k] = True
+    mask.flags.writeable = False
+    return mask
+
+
+def shaft_notched(power: np.ndarray, df: float, shaft_hz: float, protect: np.ndarray | None = None,
+                  tol_rel: float = SPEED_TOLERANCE) -> np.ndarray:
+    """Squared-envelope power with the shaft harmonics ``k · fr`` notched to their local background.
+
+    Shaft-synchronous modulation (imbalance, misalignment, looseness, and
+    any band holding several shaft or gear lines, which beat at ``fr``)
+    puts lines at every multiple of the shaft speed. They would otherwise
+    feed the searches for defect lines, sidebands around stray peaks
+    most of all. A harmonic whose notch touches a ``protect`` bin (the
+    bins of the searched family's own kinematic lines, :func:`line_bins`)
+    is kept: at that resolution the two cannot be told apart, and the
+    family's other lines decide. (Protect the kinematic bins, not the
+    slip ranges: over four harmonics those reach some multiple of fr.)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.ones(400); p[[30, 60, 90]] = 50.0; p[107] = 50.0
+    >>> q = shaft_notched(p, 1.0, 30.0)
+    >>> float(q[60]), float(q[107])
+    (1.0, 50.0)
+    """
+    power = np.ascontiguousarray(power, dtype=np.float64)
+    if power.ndim != 1 or not (df > 0 and shaft_hz > 0 and 0 <= tol_rel < 0.05):
+        raise ValueError(f"need a 1-D power spectrum, df > 0, shaft_hz > 0, 0 <= tol_rel < 0.05; "
+                         f"got shape {power.shape}, {df}, {shaft_hz}, {tol_rel}")
+    protect = np.zeros(power.size, dtype=np.bool_) if protect is None else np.ascontiguousarray(protect, np.bool_)
+    return K.notch_harmonics(power, float(shaft_hz), float(df), float(tol_rel), BACKGROUND_BINS, protect)
+
+
+def without_strongest(harmonics: list[Line], sidebands: list[Line]) -> float:
+    """Evidence (decades, Fisher-combined) of a family's lines once its strongest harmonic is left out.
+
+    A machine's envelope spectrum holds discrete lines that are no bearing's
+    (electrical, a neighbour's shaft, a gear mesh); one of them inside a
+    family's search range, plus marginal lines elsewhere, would otherwise
+    make a family. What the family's other lines say (harmonics, and
+    sidebands, also those around the strongest: a stray line has no
+    sidebands at the defect's modulation) must reach :data:`PRESENT` too.
+
+    Examples
+    --------
+    >>> line = lambda h, e: Line(f"{h}×x", h, 100.0 * h, 100.0 * h, 1.0, e)
+    >>> round(without_strongest([line(1, 2.5), line(2, 5.8)], []), 2)  # one line carries it
+    2.5
+    >>> without_strongest([line(1, 9.0), line(2, 6.0), line(3, 4.0)], []) > 8
+    True
+    """
+    if not harmonics:
+        return 0.0
+    top = max(range(len(harmonics)), key=lambda i: harmonics[i].evidence)
+    rest = [h.evidence for i, h in enumerate(harmonics) if i != top] + [sb.evidence for sb in sidebands]
+    if not rest:
+        return 0.0
+    return float(-K.log_chi2_sf_even(2.0 * _LN10 * sum(rest), len(rest)) / _LN10)
 
 
 def bearing_families(power: np.ndarray, df: float, shaft_hz: float, bearing, averages: int,
                      slip: float = SLIP) -> dict[str, Family]:
-    """Evidence for each bearing fault (outer race, inner race, ball) at a shaft speed."""
+    """Evidence for each bearing fault (outer race, inner race, ball) at a shaft speed.
+
+    Each family is searched in a copy where the shaft harmonics are
+    notched (:func:`shaft_notched`), except those at its own kinematic lines.
+    """
     f = bearing.frequencies(shaft_hz)
-    return {
-        "outer_race": family_evidence("outer_race", power, df, f["bpfo"], averages, None, slip),
-        "inner_race": family_evidence("inner_race", power, df, f["bpfi"], averages, shaft_hz, slip),
-        "ball": family_evidence("ball", power, df, f["2bsf"], averages, f["ftf"], slip),
-    }
+    fams = {}
+    for fault, f0, sb in (("outer_race", f["bpfo"], None), ("inner_race", f["bpfi"], shaft_hz),
+                          ("ball", f["2bsf"], f["ftf"])):
+        own = shaft_notched(power, df, shaft_hz, line_bins(power.size, df, f0, sb))
+        fams[fault] = family_evidence(fault, own, df, f0, averages, sb, slip)
+    return fams
 
 
 def probability_present(evidence: float) -> float:

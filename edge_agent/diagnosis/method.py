@@ -159,8 +159,9 @@ def diagnose_window(x, fs: float, rpm: float | None, bearing, whiten: bool = Tru
     spec, n = spectra.spectrum(sig)
     if whiten:
         spec = spectra.whiten_spectrum(spec, n)
-    spec = spectra.high_pass(spec, n, fs, min_band_hz(shaft_hz, bearing))
-    kurt = spectra.kurtogram_of_spectrum(spec, n, fs, min_band_hz(shaft_hz, bearing))
+    width = min_band_hz(shaft_hz, bearing)
+    spec = spectra.high_pass(spec, n, fs, width)
+    kurt = spectra.kurtogram_of_spectrum(spec, n, fs, width, floor_hz=width)
     power = spectra.ses_power_of_spectrum(spec, n, fs, kurt.band)
     return _finish(power, fs / n, shaft_hz, source, bearing, 1, kurt)
 
@@ -191,6 +192,6 @@ def diagnose(x, fs: float, rpm: float | None, bearing, window: int | None = None
     df = fs / n
     min_bins = max(8, int(math.ceil(width / df)))
     maps = [spectra.K.kurtogram(s, levels, min_bins) for s in specs]
-    kurt = spectra.pick_band(np.mean([m[0] for m in maps], axis=0), maps[0][1], n // 2, df)
+    kurt = spectra.pick_band(np.mean([m[0] for m in maps], axis=0), maps[0][1], n // 2, df, width, width)
     power = np.mean([spectra.ses_power_of_spectrum(s, n, fs, kurt.band) for s in specs], axis=0)
     return _finish(power, df, shaft_hz, source, bearing, len(specs), kurt)

@@ -111,26 +111,53 @@ def kurtogram_levels(n: int, fs: float, min_width_hz: float) -> int:
 
 
 def kurtogram_of_spectrum(spec: np.ndarray, n: int, fs: float, min_width_hz: float = 0.0,
-                          levels: int | None = None) -> Kurtogram:
-    """Fast kurtogram from a (whitened) one-sided spectrum; see :func:`kurtogram`."""
+                          levels: int | None = None, floor_hz: float = 0.0) -> Kurtogram:
+    """Fast kurtogram from a (whitened) one-sided spectrum; see :func:`kurtogram`.
+
+    ``floor_hz`` is where the spectrum's content starts (a high-pass
+    applied before, :func:`high_pass`): see :func:`pick_band`.
+    """
     fs = check_positive(fs, "fs")
     spec = np.ascontiguousarray(spec, dtype=np.complex128)
     levels = kurtogram_levels(n, fs, min_width_hz) if levels is None else int(levels)
     df = fs / n
     min_bins = max(8, int(math.ceil(min_width_hz / df)))
     sk, counts = K.kurtogram(spec, levels, min_bins)
-    return pick_band(sk, counts, spec.size - 1, df)
+    return pick_band(sk, counts, spec.size - 1, df, floor_hz, min_width_hz)
 
 
-def pick_band(sk: np.ndarray, counts: np.ndarray, bins: int, df: float) -> Kurtogram:
-    """The cell of largest kurtosis of a kurtogram map (rows as :class:`Kurtogram`) as a band in Hz."""
+def pick_band(sk: np.ndarray, counts: np.ndarray, bins: int, df: float, floor_hz: float = 0.0,
+              min_width_hz: float = 0.0) -> Kurtogram:
+    """The cell of largest kurtosis of a kurtogram map (rows as :class:`Kurtogram`) as a band in Hz.
+
+    A spectrum high-passed at ``floor_hz`` has nothing below it: a cell
+    that keeps less than ``min_width_hz`` above the floor is left out (the
+    few bins left would give a noisy kurtosis and an envelope too narrow for
+    the defect lines), and the band returned starts at the floor at the
+    earliest.
+    """
+    sk = np.where(_too_narrow(sk.shape, tuple(int(c) for c in counts), int(bins), float(df), float(floor_hz),
+                              float(min_width_hz)), np.nan, sk)
     if not np.isfinite(sk).any():
         raise ValueError("no kurtogram band is wide enough: lower min_width_hz or use a longer window")
     r, b = np.unravel_index(np.nanargmax(sk), sk.shape)
     width = bins / counts[r]
     level = 0.0 if r == 0 else ((r + 1) // 2 if r % 2 == 1 else r // 2 + 0.6)
-    return Kurtogram(sk, (float(round(b * width) * df), float(round((b + 1) * width) * df)), float(level),
-                     float(sk[r, b]))
+    lo = max(float(round(b * width) * df), float(floor_hz))
+    return Kurtogram(sk, (lo, float(round((b + 1) * width) * df)), float(level), float(sk[r, b]))
+
+
+@lru_cache(maxsize=64)
+def _too_narrow(shape: tuple[int, int], counts: tuple[int, ...], bins: int, df: float, floor_hz: float,
+                min_width_hz: float) -> np.ndarray:
+    """Cells of a kurtogram map keeping less than ``min_width_hz`` above ``floor_hz`` (cached per geometry)."""
+    mask = np.zeros(shape, dtype=bool)
+    for r, nb in enumerate(counts):
+        width = bins / nb
+        for b in range(nb):
+            mask[r, b] = round((b + 1) * width) * df - max(round(b * width) * df, floor_hz) < min_width_hz
+    mask.flags.writeable = False
+    return mask
 
 
 def kurtogram(x, fs: float, min_width_hz: float = 0.0, whiten: bool = True, levels: int | None = None) -> Kurtogram:

@@ -43,9 +43,16 @@ _mode: str | None = None
 _why_jit: str | None = None
 
 
+#: The kernel source files (:mod:`.source` and the diagnosis kernels it compiles with it).
+SOURCES = ("source.py", "source_diagnosis.py")
+
+
 def source_digest() -> str:
-    """SHA-256 of :mod:`.source`, recorded by the build and checked before the module is used."""
-    return hashlib.sha256((PACKAGE_DIR / "source.py").read_bytes()).hexdigest()
+    """SHA-256 of the kernel sources, recorded by the build and checked before the module is used."""
+    h = hashlib.sha256()
+    for name in SOURCES:
+        h.update((PACKAGE_DIR / name).read_bytes())
+    return h.hexdigest()
 
 
 def _compiled() -> tuple[SimpleNamespace | None, str | None]:

@@ -524,5 +524,13 @@ EXPORTS = {
     "hst_score_learn_many": f"Tuple(({_C1}, int64, boolean, int64))({_SPLIT}, {_MASS}, int64, float64, float64, "
                             f"int64, int64, boolean, float64[:, ::1], int64)",
 }
+# the bearing diagnosis's kernels live in their own module and are compiled with these
+from edge_agent.kernels import source_diagnosis as _diagnosis  # noqa: E402
+from edge_agent.kernels.source_diagnosis import (band_kurtoses, centred_power, local_median,  # noqa: E402,F401
+                                                 comb_search, levinson, log_any_of, log_chi2_sf_even, log_gamma_sf,
+                                                 notch_harmonics, peak_log_p)
+
+HELPERS = HELPERS + _diagnosis.HELPERS
+EXPORTS.update(_diagnosis.EXPORTS)
 #: Kernels compiled with ``fastmath`` (reassociated sums that vectorise; inputs are checked finite).
 FASTMATH = frozenset({"time_domain", "detrend_window", "power", "magnitude", "spectral"})

@@ -7,6 +7,7 @@ import pytest
 
 from edge_agent.bearings import SKF_6203, SKF_6205
 from edge_agent.diagnosis import Family, decide, diagnose, diagnose_window
+from edge_agent.diagnosis.evidence import bearing_families, family_evidence
 from edge_agent.replay import ReplayOptions, parse_range, run_replay
 from simulators.faults import FaultEvent
 from simulators.rotating_machine import RotatingMachine
@@ -63,6 +64,35 @@ def test_decide_needs_evidence_and_separation():
     assert tie[0] == "unknown" and clear[0] == "outer_race" and clear[1] > tie[1]
 
 
+def _power_with(lines_hz, df=0.5, n=1400, seed=4):
+    power = np.random.default_rng(seed).exponential(1.0, n)
+    for hz, height in lines_hz:
+        power[int(round(hz / df))] += height
+    return power, df
+
+
+def test_sidebands_count_only_around_a_found_harmonic():
+    # a ball family's FTF sidebands land on lines that are not its own when its 2×BSF carrier is absent
+    fr = 29.93
+    f = SKF_6205.frequencies(fr)
+    power, df = _power_with([(f["2bsf"] + f["ftf"], 400.0), (2 * f["2bsf"] - f["ftf"], 400.0)])
+    fam = family_evidence("ball", power, df, f["2bsf"], 1, f["ftf"])
+    assert fam.sidebands == [] and fam.evidence <= 2.0
+    # with the carrier there, the same sidebands support it
+    power, df = _power_with([(f["2bsf"], 200.0), (f["2bsf"] + f["ftf"], 60.0), (f["2bsf"] - f["ftf"], 60.0)])
+    fam = family_evidence("ball", power, df, f["2bsf"], 1, f["ftf"])
+    assert fam.evidence > 10 and sum(s.found for s in fam.sidebands) == 2
+
+
+def test_shaft_harmonics_support_no_bearing_family():
+    # looseness-like envelope: every multiple of the shaft speed; 2 × BPFO (7.17 fr) is in reach of 7 fr with slip
+    fr = 29.93
+    power, df = _power_with([(k * fr, 300.0) for k in range(1, 20)])
+    fams = bearing_families(power, df, fr, SKF_6205, 1)
+    assert max(f.evidence for f in fams.values()) < 3.0
+    assert decide(fams)[0] == "none"
+
+
 def test_compact_spectrum_is_bounded_and_marks_the_line():
     x, m = _record("outer_race")
     out = diagnose_window(x[:8192], 12000.0, 1797.0, SKF_6205).as_dict()
@@ -102,6 +132,10 @@ def test_replay_of_the_unseen_healthy_half():
                                    analysis_fs=12000.0))
     assert res["diagnosis"]["fault"] == "none"
     assert res["anomaly_fraction"] < 0.2
+    # the fan-end accelerometer of the same healthy rig: shaft lines beat in its band, still no bearing defect
+    fan = run_replay(ReplayOptions(file=str(CWRU / "Normal_0.mat"), fs=48000.0, channel="FE", range="0.5:1",
+                                   analysis_fs=12000.0))
+    assert fan["diagnosis"]["fault"] == "none", fan["diagnosis"]["reason"]
     no_base = run_replay(ReplayOptions(file=str(CWRU / "OR007_6_0.mat"), fs=12000.0))
     assert no_base["anomaly_fraction"] is None and no_base["diagnosis"]["fault"] == "outer_race"
 

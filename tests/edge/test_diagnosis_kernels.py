@@ -84,6 +84,17 @@ def test_kurtogram_picks_the_band_of_the_simulated_resonance(resonance_hz):
     assert k.band[1] - k.band[0] < 3000.0  # a band around the resonance, not the whole spectrum
 
 
+def test_the_kurtogram_keeps_to_what_the_high_pass_left():
+    n, floor = 8192, 480.0
+    spec = spectra.high_pass(np.fft.rfft(_noise(n, seed=3)), n, FS, floor)
+    sk, counts = K.kurtogram(spec, 3, 8)
+    sk[5, 0] = 50.0  # level 3, the cell 0-750 Hz: two thirds of it is zeros, its few bins left make a noisy kurtosis
+    k = spectra.pick_band(sk, counts, n // 2, FS / n, floor, floor)
+    assert k.kurtosis < 50.0 and k.band[0] >= floor and k.band[1] - k.band[0] >= floor
+    k = spectra.pick_band(sk, counts, n // 2, FS / n)  # without the floor that cell would win
+    assert k.kurtosis == 50.0 and k.band == (0.0, 750.0)
+
+
 def test_squared_envelope_spectrum_matches_scipy():
     t = np.arange(8192) / FS
     x = (1 + 0.5 * np.cos(2 * np.pi * 87.0 * t)) * np.sin(2 * np.pi * 3000.0 * t) + 0.1 * _noise(8192, 5)
@@ -118,6 +129,27 @@ def test_peak_p_values_are_calibrated_on_noise():
         lps.append(K.peak_log_p(power, 200, 1, bg, 4)[2])
     p = np.exp(lps)
     assert 0.05 < np.mean(p < 0.1) < 0.16 and np.mean(p < 0.01) < 0.03  # roughly uniform under the null
+
+
+def test_shaft_harmonics_are_notched_to_their_local_median():
+    rng = np.random.default_rng(11)
+    power = rng.exponential(1.0, 600)
+    df, fr, tol = 0.75, 29.9, 0.002
+    power[np.rint(np.arange(1, 15) * fr / df).astype(int)] += 80.0
+    protect = np.zeros(power.size, dtype=bool)
+    protect[int(round(7 * fr / df)) + 1] = True  # a bin a family expects its own line in
+    out = K.notch_harmonics(power, fr, df, tol, 12, protect)
+    # the same notch written plainly: every multiple, a width growing with the harmonic, the median around it
+    want = power.copy()
+    for k in range(1, int((power.size - 1) * df / fr) + 1):
+        c, w = int(round(k * fr / df)), 1 + int(np.floor(k * fr * tol / df))
+        if protect[c - w:c + w + 1].any():
+            continue
+        around = [j for j in range(max(1, c - 12 - w), min(power.size - 1, c + 12 + w) + 1) if abs(j - c) > w]
+        want[max(1, c - w):min(power.size - 1, c + w) + 1] = np.median(power[around])
+    assert np.allclose(out, want)
+    assert out[int(round(7 * fr / df))] > 80.0  # kept where protected
+    assert np.sort(out)[-2] < 10.0 and np.array_equal(power[5:30], out[5:30])  # between the notches nothing moves
 
 
 def test_velocity_rms_matches_time_domain_integration():

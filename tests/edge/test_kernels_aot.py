@@ -152,6 +152,30 @@ def test_motor_and_envelope_kernels(aot, jit):
     _close(j, p)
 
 
+def test_diagnosis_kernels(aot, jit):
+    rng = np.random.default_rng(9)
+    power = rng.exponential(1.0, 3000)
+    power[[107, 214, 321]] += 80.0
+    x = rng.normal(size=4096)
+    r = np.ascontiguousarray(np.correlate(x, x, "full")[4095:4095 + 33] / 4096)
+    protect = np.zeros(power.size, dtype=bool)
+    protect[[90, 91]] = True
+    env = np.ascontiguousarray(np.fft.ifft(np.fft.fft(rng.normal(size=(6, 256)), axis=1), axis=1))
+    for name, args in (("levinson", (r, 32)), ("levinson", (np.zeros(5), 4)),        # silence: err 0, a = [1, 0...]
+                       ("log_gamma_sf", (3.5, 4)), ("log_gamma_sf", (0.0, 1)), ("log_gamma_sf", (900.0, 10)),
+                       ("log_chi2_sf_even", (30.0, 4)), ("log_any_of", (np.log(0.01), 5)),
+                       ("log_any_of", (-80.0, 7)),
+                       ("local_median", (power, 500, 12, 2)), ("local_median", (power, 0, 3, 5)),  # nothing left
+                       ("peak_log_p", (power, 214, 1, 1.0, 4)), ("peak_log_p", (np.zeros(50), 20, 1, 1.0, 1)),
+                       ("comb_search", (power, 1.0, 107.3, 4, 0.975, 1.006, 1, 12)),
+                       ("comb_search", (power, 1.0, 5000.0, 4, 0.975, 1.006, 1, 12)),  # beyond the spectrum
+                       ("notch_harmonics", (power, 29.95, 1.0, 0.002, 12, protect)),
+                       ("band_kurtoses", (env,)), ("band_kurtoses", (np.zeros((2, 8), complex),))):
+        a, j, p = _all(aot, jit, name, *args)
+        _close(a, p)
+        _close(j, p)
+
+
 @pytest.mark.parametrize(("n_trees", "height", "n_features"), [(5, 3, 1), (25, 8, 10), (3, 0, 2)])
 def test_half_space_tree_kernels(aot, jit, n_trees, height, n_features):
     rng = np.random.default_rng(height)
@@ -196,7 +220,8 @@ def test_half_space_tree_kernels(aot, jit, n_trees, height, n_features):
 
 def test_stale_module_falls_back_to_jit_with_one_logged_reason(monkeypatch, tmp_path, caplog):
     monkeypatch.setattr(kernels, "PACKAGE_DIR", tmp_path)
-    (tmp_path / "source.py").write_text("changed = True\n")
+    for name in kernels.SOURCES:
+        (tmp_path / name).write_text("changed = True\n")
     (tmp_path / kernels.STAMP).write_text(json.dumps({"source_sha256": "0" * 64}))
     monkeypatch.setattr(kernels, "_loaded", None)
     monkeypatch.delenv("TEACHFAB_KERNELS", raising=False)
@@ -222,9 +247,12 @@ def test_a_process_on_the_compiled_module_never_imports_numba(aot):
     if kernels._compiled()[0] is None:
         pytest.skip("this checkout has no current AOT build (python -m edge_agent.kernels.build); "
                     "tests/system/test_install_edge.py checks an installed one")
-    code = ("import sys, edge_agent.agent, edge_agent.kernels as k; from edge_agent.agent import _warm_up_kernels; "
-            "_warm_up_kernels(); print(k.mode(), 'numba' in sys.modules)")
+    code = ("import sys, numpy as np, edge_agent.agent, edge_agent.kernels as k; "
+            "from edge_agent.agent import _warm_up_kernels; _warm_up_kernels(); "
+            "from edge_agent.bearings import SKF_6205; from edge_agent.diagnosis import diagnose_window; "
+            "d = diagnose_window(np.random.default_rng(0).normal(size=8192), 12000.0, 1797.0, SKF_6205); "
+            "print(k.mode(), 'numba' in sys.modules, d.fault)")  # an alert's diagnosis too
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.split() == ["aot", "False"]
+    assert proc.stdout.split() == ["aot", "False", "none"]
