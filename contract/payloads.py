@@ -217,6 +217,8 @@ def parse_message(topic: str, payload: bytes) -> Message:
         kind, site, edge, asset = parse_topic(topic)
     except ValueError as exc:
         raise InvalidMessage(str(exc)) from None
+    if kind not in MODELS:
+        raise InvalidMessage(f"{kind} is not a single message: expand it with contract.bundle.expand first")
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidMessage(f"{kind} payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:

@@ -6,7 +6,9 @@ Up from an edge:
 - ``tf/v1/{site}/{edge}/{kind}``, ``kind`` in :data:`EDGE_KINDS`: ``status``
   (retained, last will ``offline``), ``birth`` (retained: version, assets,
   pipelines), ``health`` (retained, refreshed) and ``cmd_result`` (the
-  outcome of a command).
+  outcome of a command);
+- ``tf/v1/{site}/{edge}/bundle``: many asset messages of that edge in one
+  MQTT message (MQTT 5 edges draining a backlog; see :mod:`contract.bundle`).
 
 Down from the hub: ``tf/v1/{site}/{edge}/cmd/{name}``, ``name`` in
 :data:`COMMAND_NAMES`.
@@ -29,6 +31,8 @@ PREFIX = "tf/v1"
 ASSET_KINDS = ("features", "alert", "drift", "waveform")
 EDGE_KINDS = ("status", "birth", "health", "cmd_result")
 COMMAND_NAMES = ("config", "deploy", "snapshot")
+#: Topic kind of a bundle of asset messages (:mod:`contract.bundle`).
+BUNDLE_KIND = "bundle"
 
 
 class Route(NamedTuple):
@@ -80,6 +84,17 @@ def command_result_topic(site: str, edge: str) -> str:
     return edge_topic(site, edge, "cmd_result")
 
 
+def bundle_topic(site: str, edge: str) -> str:
+    """Topic an edge publishes bundles of its asset messages to.
+
+    Examples
+    --------
+    >>> bundle_topic("lab1", "edge-1")
+    'tf/v1/lab1/edge-1/bundle'
+    """
+    return f"{_edge_prefix(site, edge)}/{BUNDLE_KIND}"
+
+
 def command_topic(site: str, edge: str, name: str) -> str:
     """Topic the hub publishes command ``name`` to.
 
@@ -99,14 +114,15 @@ def command_filter(site: str, edge: str) -> str:
 
 
 def ingest_filters() -> tuple[str, ...]:
-    """The subscription filters a hub ingests with: every asset and edge kind of every edge.
+    """The subscription filters a hub ingests with: every asset and edge kind of every edge, and bundles.
 
     Examples
     --------
-    >>> ingest_filters()[0], len(ingest_filters())
-    ('tf/v1/+/+/+/features', 8)
+    >>> ingest_filters()[0], ingest_filters()[-1], len(ingest_filters())
+    ('tf/v1/+/+/+/features', 'tf/v1/+/+/bundle', 9)
     """
-    return tuple(f"{PREFIX}/+/+/+/{k}" for k in ASSET_KINDS) + tuple(f"{PREFIX}/+/+/{k}" for k in EDGE_KINDS)
+    return (tuple(f"{PREFIX}/+/+/+/{k}" for k in ASSET_KINDS) + tuple(f"{PREFIX}/+/+/{k}" for k in EDGE_KINDS)
+            + (f"{PREFIX}/+/+/{BUNDLE_KIND}",))
 
 
 def parse_topic(topic: str) -> Route:
@@ -119,16 +135,16 @@ def parse_topic(topic: str) -> Route:
     >>> parse_topic("tf/v1/lab1/edge-1/pump-1/bogus")
     Traceback (most recent call last):
     ...
-    ValueError: topic 'tf/v1/lab1/edge-1/pump-1/bogus' is not tf/v1/<site>/<edge>/<asset>/(features|alert|drift|waveform) or tf/v1/<site>/<edge>/(status|birth|health|cmd_result)
+    ValueError: topic 'tf/v1/lab1/edge-1/pump-1/bogus' is not tf/v1/<site>/<edge>/<asset>/(features|alert|drift|waveform) or tf/v1/<site>/<edge>/(status|birth|health|cmd_result|bundle)
     """
     parts = topic.split("/")
-    if len(parts) == 5 and parts[:2] == ["tf", "v1"] and parts[4] in EDGE_KINDS:
+    if len(parts) == 5 and parts[:2] == ["tf", "v1"] and (parts[4] in EDGE_KINDS or parts[4] == BUNDLE_KIND):
         route = Route(parts[4], parts[2], parts[3], None)
     elif len(parts) == 6 and parts[:2] == ["tf", "v1"] and parts[5] in ASSET_KINDS:
         route = Route(parts[5], parts[2], parts[3], parts[4])
     else:
         raise ValueError(f"topic {topic!r} is not {PREFIX}/<site>/<edge>/<asset>/({'|'.join(ASSET_KINDS)}) "
-                         f"or {PREFIX}/<site>/<edge>/({'|'.join(EDGE_KINDS)})")
+                         f"or {PREFIX}/<site>/<edge>/({'|'.join(EDGE_KINDS + (BUNDLE_KIND,))})")
     for what, seg in (("site", route.site), ("edge", route.edge), ("asset", route.asset)):
         if seg is not None and not SEGMENT.match(seg):
             raise ValueError(f"topic {topic!r}: {what} segment {seg!r} must be 1-64 characters of letters, "

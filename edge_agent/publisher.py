@@ -11,6 +11,17 @@ subscribed) does not delete the record: it stays in the outbox and is sent
 again after 1 s, then at doubling intervals up to 30 s, until a subscriber
 takes it.
 
+Bundles (MQTT 5 only): while more than :data:`BUNDLE_BACKLOG` records wait,
+the pump packs up to :data:`BUNDLE_MESSAGES` asset records (at most
+:data:`BUNDLE_BYTES`) into one message on ``tf/v1/{site}/{edge}/bundle``
+(:mod:`contract.bundle`), so a backlog after an outage drains at the
+broker's byte rate rather than its per-message rate; each record keeps its
+own bytes and ``(boot, seq)``, and is deleted when its bundle's PUBACK
+arrives. The first bundle of a publisher goes alone, as a probe: if the
+broker refuses it (an ACL written before bundles existed) the edge sends
+those records, and every later one, singly. Under MQTT 3.1.1 the broker
+cannot say it refused a message, so bundles are never sent there.
+
 Retained topics: ``status`` (``online`` on every connection, last will
 ``offline``) and ``birth`` (agent version, assets, commands handled and the
 agent's ``birth_info`` — pipelines and their lineage; re-sent on every
@@ -29,15 +40,21 @@ import threading
 import time
 from pathlib import Path
 
+from contract.bundle import pack
 from contract.mqtt import BrokerAuth, make_client, parse_mqtt_url, secure_client
 from contract.payloads import Envelope, now_ns
-from contract.topics import asset_topic, birth_topic, command_filter, command_result_topic, health_topic, status_topic
+from contract.topics import (ASSET_KINDS, asset_topic, birth_topic, bundle_topic, command_filter,
+                             command_result_topic, health_topic, status_topic)
 from edge_agent.commands import CommandRouter
 from edge_agent.outbox import Outbox
 
 log = logging.getLogger(__name__)
 NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK reason: the broker took the record and delivered it to no one
 UNROUTED_RETRY_S = (1.0, 30.0)  # first and longest wait before sending such records again
+#: Bundle (MQTT 5) while more than this many records wait in the outbox.
+BUNDLE_BACKLOG = 400
+#: At most this many records, and about this many payload bytes, per bundle.
+BUNDLE_MESSAGES, BUNDLE_BYTES = 64, 256 * 1024
 _BIRTH_RESERVED = {"v", "edge", "boot", "seq", "ts", "version", "assets", "protocol", "commands"}
 
 
@@ -105,6 +122,11 @@ class MqttPublisher:
         self._wake = threading.Event()
         self._stopping = False
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id (pump thread only)
+        self._bundled: dict[int, list[int]] = {}  # paho mid of a bundle -> its row ids (pump thread only)
+        self._resend: list[int] = []  # row ids of a refused bundle, to send singly (pump thread only)
+        # "probe": the next bundle goes alone; "probing": it is in flight; "on"; "off" (3.1.1, or refused)
+        self._bundling = "probe" if protocol == "5" else "off"
+        self.bundles_sent = self.bundled_records = self.bundles_refused = 0
         self._done: list[int] = []  # acknowledged row ids not yet deleted (pump thread only)
         self._unrouted: list[int] = []  # row ids the broker took with "no matching subscribers" (pump thread)
         self._retried: set[int] = set()  # of those, the ones sent again and not answered yet
@@ -230,18 +252,19 @@ class MqttPublisher:
         """Delivery counters (also what the agent reports in its health)."""
         oldest = self.outbox.oldest_created_ns()
         return {"connected": self.connected.is_set(), "published": self.published,
-                "queued": len(self.outbox), "queued_bytes": self.outbox.nbytes, "in_flight": len(self._inflight),
+                "queued": len(self.outbox), "queued_bytes": self.outbox.nbytes, "in_flight": self._window(),
                 "acked": self.acked, "refused": self.refused, "unrouted_held": len(self._unrouted),
                 "unrouted_total": self.unrouted_total, "dropped_overflow": self.outbox.dropped_total,
                 "dropped_by_kind": dict(self.outbox.dropped), "over_bound": self.outbox.over_bound,
-                "disk_full": self.outbox.disk_full,
+                "disk_full": self.outbox.disk_full, "bundling": self._bundling, "bundles_sent": self.bundles_sent,
+                "bundled_records": self.bundled_records, "bundles_refused": self.bundles_refused,
                 "oldest_unacked_age_s": 0.0 if oldest is None else round((time.time_ns() - oldest) / 1e9, 3),
                 "connects": self.connects, "disconnects": self.disconnects}
 
     def wait_drained(self, timeout: float) -> bool:
         """Block until the outbox is empty (everything acknowledged); ``False`` on timeout."""
         deadline = time.monotonic() + timeout
-        while len(self.outbox) or self._inflight:
+        while len(self.outbox) or self._window():
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.02)
@@ -288,7 +311,11 @@ class MqttPublisher:
             gen, mid, code = self._acks.popleft()
             rowid = self._inflight.pop(mid, None)
             if rowid is None:
-                continue  # status / birth, or a mid from before a restart
+                rows = self._bundled.pop(mid, None)
+                if rows is not None:
+                    gate = gate or gen == self._gen
+                    self._bundle_answered(rows, code)
+                continue  # otherwise status / birth, or a mid from before a restart
             gate = gate or gen == self._gen  # an ack of this connection: paho's resend is behind us
             if code == NO_MATCHING_SUBSCRIBERS:
                 self._keep_unrouted(rowid)
@@ -305,23 +332,96 @@ class MqttPublisher:
         if connected and self._gen != gen_seen:
             # paho resends its un-acked messages right after on_connect; send new ones only after that,
             # i.e. once one of them is acknowledged, or at once if nothing was in flight
-            gen_seen, gate = self._gen, not self._inflight
-        gate = connected and (gate or not self._inflight)
+            gen_seen, gate = self._gen, not self._window()
+        window = self._window()
+        gate = connected and (gate or not window)
         # refill at half the window, deleting acknowledged rows in the same breath: one transaction and
         # one read per max_inflight/2 records instead of per record (4x the drain rate)
-        refill = gate and len(self._inflight) <= self.max_inflight // 2
-        if self._done and (refill or not self._inflight or not connected or len(self._done) >= self.max_inflight):
+        refill = gate and window <= self.max_inflight // 2 and self._bundling != "probing"
+        if self._done and (refill or not window or not connected or len(self._done) >= self.max_inflight):
             self.outbox.ack(self._done)
             self.acked += len(self._done)
             self._done = []
         if refill:
-            for rec in self.outbox.after(self._cursor, self.max_inflight - len(self._inflight)):
-                info = self._client.publish(rec.topic, rec.payload, qos=rec.qos)
-                self._inflight[info.mid] = rec.id
-                self._cursor = rec.id
+            room = self.max_inflight - window
+            if self._resend:
+                batch, self._resend = self._resend[:room], self._resend[room:]
+                for rec in self.outbox.get(batch):
+                    self._send_single(rec)
+                room = self.max_inflight - self._window()
+            if self._bundling in ("probe", "on") and len(self.outbox) > BUNDLE_BACKLOG:
+                self._send_bundled(1 if self._bundling == "probe" else room)
+            else:
+                for rec in self.outbox.after(self._cursor, room):
+                    self._send_single(rec)
+                    self._cursor = rec.id
             if self._unrouted and time.monotonic() >= self._retry_at:
                 self._retry_unrouted()
         return gate, gen_seen
+
+    def _window(self) -> int:
+        """MQTT messages in flight: single records and bundles."""
+        return len(self._inflight) + len(self._bundled)
+
+    def _send_single(self, rec) -> None:
+        info = self._client.publish(rec.topic, rec.payload, qos=rec.qos)
+        self._inflight[info.mid] = rec.id
+
+    def _send_bundled(self, room: int) -> None:
+        """Send the next records as at most ``room`` MQTT messages: asset records bundled, the rest singly."""
+        chunk: list = []
+        size = sent = 0
+        for rec in self.outbox.after(self._cursor, room * BUNDLE_MESSAGES):
+            if sent >= room:
+                break
+            parts = rec.topic.split("/")
+            if rec.kind not in ASSET_KINDS or len(parts) != 6:  # a command answer: on its own topic
+                if chunk:
+                    self._send_chunk(chunk)
+                    chunk, size, sent = [], 0, sent + 1
+                    if sent >= room:
+                        break
+                self._send_single(rec)
+                self._cursor, sent = rec.id, sent + 1
+                continue
+            chunk.append((rec, parts[4]))
+            size += len(rec.payload)
+            if len(chunk) >= BUNDLE_MESSAGES or size >= BUNDLE_BYTES:
+                self._send_chunk(chunk)
+                chunk, size, sent = [], 0, sent + 1
+        if chunk:
+            self._send_chunk(chunk)
+
+    def _send_chunk(self, chunk: list) -> None:
+        if len(chunk) == 1:  # nothing to gain: send it as itself
+            self._send_single(chunk[0][0])
+        else:
+            raw = pack([(asset, rec.kind, rec.payload) for rec, asset in chunk])
+            info = self._client.publish(bundle_topic(self.site, self.edge), raw, qos=1)
+            self._bundled[info.mid] = [rec.id for rec, _ in chunk]
+            self.bundles_sent += 1
+            self.bundled_records += len(chunk)
+            if self._bundling == "probe":
+                self._bundling = "probing"
+        self._cursor = chunk[-1][0].id
+
+    def _bundle_answered(self, rows: list[int], code: int) -> None:
+        """A bundle's PUBACK: its records are done, held for a subscriber, or (refused) to be sent singly."""
+        if code >= 0x80:
+            self.bundles_refused += 1
+            if self._bundling != "off":
+                log.warning("edge %s: the broker refused a bundle (reason %#x; its ACL may predate bundles): "
+                            "sending records one by one from now on", self.edge, code)
+            self._bundling = "off"
+            self._resend.extend(rows)
+            return
+        if self._bundling == "probing":
+            self._bundling = "on"
+        if code == NO_MATCHING_SUBSCRIBERS:
+            for rowid in rows:
+                self._keep_unrouted(rowid)
+        else:
+            self._done.extend(rows)
 
     def _keep_unrouted(self, rowid: int) -> None:
         """Hold a record the broker took but delivered to no one (MQTT 5 reason 0x10), to send it again.
@@ -339,7 +439,7 @@ class MqttPublisher:
         self.unrouted_total += 1
 
     def _retry_unrouted(self) -> None:
-        room = self.max_inflight - len(self._inflight)
+        room = self.max_inflight - self._window()
         batch, self._unrouted = self._unrouted[:room], self._unrouted[room:]
         if not batch:
             return

@@ -41,6 +41,10 @@ Flow and threads::
   fatal. Retained state (status, birth, health) and command answers stamped
   more than ``max_future_s`` ahead of the hub's clock are refused, so a
   far-future timestamp cannot pin what the hub shows.
+- **Bundles.** A message on ``tf/v1/{site}/{edge}/bundle`` (an MQTT 5 edge
+  draining a backlog, :mod:`contract.bundle`) is expanded into the asset
+  messages it holds, each validated, de-duplicated and stored as if it had
+  come alone; a malformed bundle is quarantined whole with the reason.
 - **Sequence gaps.** Each (edge, boot) stream's ``seq`` is tracked (see
   :mod:`cloud.ingest.gaps`); tracking is on by default only when this hub sees
   every message (no sharing) — with round-robin sharing each replica sees a
@@ -66,8 +70,9 @@ from cloud.ingest.metrics import IngestMetrics, reason_class
 from cloud.telemetry.base import Conflict, StoreUnavailable
 from cloud.telemetry.live import Broadcaster
 from contract.mqtt import BrokerAuth, make_client, parse_mqtt_url, secure_client
+from contract.bundle import expand
 from contract.payloads import FeaturesMsg, InvalidMessage, Message, WaveformMsg, parse_message
-from contract.topics import ASSET_KINDS, EDGE_KINDS, ingest_filters
+from contract.topics import ASSET_KINDS, BUNDLE_KIND, EDGE_KINDS, ingest_filters
 
 log = logging.getLogger(__name__)
 #: What the hub subscribes to: every v1 kind, but not the commands it sends itself (``cmd/...``).
@@ -76,6 +81,7 @@ TOPICS = ingest_filters()
 _UNSEQUENCED = {"status", "birth", "health"}
 #: Kinds whose timestamp orders state the hub keeps, checked against the hub's clock.
 _CLOCKED = {"status", "birth", "health", "cmd_result"}
+_BUNDLE_SUFFIX = "/" + BUNDLE_KIND
 _STOP = object()
 
 
@@ -184,7 +190,7 @@ class MqttIngest:
         self.metrics = metrics or IngestMetrics()
         self.admit = admit
         self.gaps = SequenceTracker() if (track_gaps if track_gaps is not None else not shared_group) else None
-        self.received = self.stored = self.duplicates = self.quarantined = self.batches = 0
+        self.received = self.stored = self.duplicates = self.quarantined = self.batches = self.bundles = 0
         self.subscribed = threading.Event()  # set when the broker acknowledged the subscriptions (SUBACK)
         self.connected = threading.Event()  # set while the broker connection is up
         self.persistent, self.session_expiry_s = persistent, session_expiry_s
@@ -253,7 +259,7 @@ class MqttIngest:
         """Counters, queue and sequence-gap state, JSON-ready."""
         return {"mode": self.mode, "received": self.received, "stored": self.stored,
                 "duplicates": self.duplicates, "quarantined": self.quarantined, "batches": self.batches,
-                "queue_depth": self._queue.qsize(), "queue_capacity": self.queue_size,
+                "bundles": self.bundles, "queue_depth": self._queue.qsize(), "queue_capacity": self.queue_size,
                 "store_retries": self.store_retries, "gaps": self.gaps.stats() if self.gaps else None}
 
     def lag_s(self) -> float:
@@ -457,7 +463,7 @@ class MqttIngest:
         valid: list[tuple[_Inbound, Message]] = []
         rejected: list[tuple[str, str, bytes]] = []
         now = time.time_ns()
-        for item in batch:
+        for item in self._expanded(batch, rejected):
             kind = item.topic.rsplit("/", 1)[-1]
             self.metrics.received.labels(kind=kind if kind in ASSET_KINDS or kind in EDGE_KINDS else "unknown").inc()
             self.received += 1
@@ -481,6 +487,30 @@ class MqttIngest:
                 continue
             valid.append((item, msg))
         return valid, rejected
+
+    def _expanded(self, batch: list[_Inbound], rejected: list[tuple[str, str, bytes]]) -> list[_Inbound]:
+        """The batch with every bundle replaced by the messages it holds; a malformed bundle is rejected whole.
+
+        Inner messages share their bundle's packet id: the bundle is
+        acknowledged once all of them are stored or quarantined.
+        """
+        if not any(item.topic.endswith(_BUNDLE_SUFFIX) for item in batch):
+            return batch
+        out: list[_Inbound] = []
+        for item in batch:
+            if not item.topic.endswith(_BUNDLE_SUFFIX):
+                out.append(item)
+                continue
+            try:
+                inner = expand(item.topic, item.payload)
+            except ValueError as exc:
+                self.received += 1
+                self.metrics.received.labels(kind="unknown").inc()
+                rejected.append((item.topic, str(exc), item.payload))
+                continue
+            self.bundles += 1
+            out += [_Inbound(topic, payload, item.mid, item.qos, item.gen, item.t) for topic, payload in inner]
+        return out
 
     def _process(self, batch: list[_Inbound], retry: bool) -> bool:
         """Validate, store and count one batch; ``True`` once every message is stored or quarantined.

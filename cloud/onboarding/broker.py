@@ -34,7 +34,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from contract.topics import ASSET_KINDS, EDGE_KINDS, PREFIX
+from contract.topics import ASSET_KINDS, BUNDLE_KIND, EDGE_KINDS, PREFIX
 
 log = logging.getLogger(__name__)
 MANAGED = "# Managed by the TeachFab hub (cloud/onboarding/broker.py): edits by hand are overwritten.\n"
@@ -104,10 +104,10 @@ def edge_username(site: str, edge: str, kit_id: int) -> str:
 
 
 def edge_acl(site: str, edge: str) -> list[str]:
-    """ACL lines of an edge: the contract's upward topics under its prefix, and its own commands."""
+    """ACL lines of an edge: the contract's upward topics under its prefix (bundles too), and its own commands."""
     prefix = f"{PREFIX}/{site}/{edge}"
     lines = [f"topic write {prefix}/+/{kind}" for kind in ASSET_KINDS]
-    lines += [f"topic write {prefix}/{kind}" for kind in EDGE_KINDS]
+    lines += [f"topic write {prefix}/{kind}" for kind in EDGE_KINDS + (BUNDLE_KIND,)]
     lines.append(f"topic read {prefix}/cmd/#")
     return lines
 
