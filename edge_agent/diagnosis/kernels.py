@@ -86,28 +86,25 @@ def spectral_kurtosis(z: np.ndarray) -> float:
 
 @lru_cache(maxsize=16)
 def _grid(bins: int, levels: int, min_bins: int) -> tuple:
-    """The kurtogram's bands grouped by envelope length: ``(length, [(row, first col, bands)], dest, src)``; cached.
+    """The kurtogram's bands grouped by envelope length: ``(length, [(row, first col, bands)], [(slot, lo, hi)])``; cached.
 
     Rows whose bands share an envelope length are inverted in one batched
     ``ifft`` (levels ``l`` and ``l + 0.6`` do: ``2**l`` and ``3·2**(l−1)``
-    bands round up to the same power of two).
+    bands round up to the same power of two); band ``[lo, hi)`` goes to the
+    start of row ``slot`` of that batch.
     """
-    groups: dict[int, tuple[list, list, list]] = {}
+    groups: dict[int, tuple[list, list]] = {}
     for r in range(2 * levels + 1):
         nb = 1 if r == 0 else (2 ** ((r + 1) // 2) if r % 2 == 1 else 3 * 2 ** (r // 2 - 1))
         width = (bins - 1) / nb
         if width < min_bins:
             continue
         mm = _pow2_at_least(int(math.ceil(width)))
-        cells, dest, src = groups.setdefault(mm, ([], [], []))
+        cells, bands = groups.setdefault(mm, ([], []))
         first = sum(n for _, _, n in cells)
         cells.append((r, first, nb))
-        for b in range(nb):
-            k_lo, k_hi = max(1, int(round(b * width))), int(round((b + 1) * width))
-            dest.append((first + b) * mm + np.arange(k_hi - k_lo))
-            src.append(np.arange(k_lo, k_hi))
-    return tuple((mm, tuple(cells), np.concatenate(dest), np.concatenate(src)) for mm, (cells, dest, src)
-                 in groups.items())
+        bands += [(first + b, max(1, int(round(b * width))), int(round((b + 1) * width))) for b in range(nb)]
+    return tuple((mm, tuple(cells), tuple(bands)) for mm, (cells, bands) in groups.items())
 
 
 def _counts(levels: int) -> np.ndarray:
@@ -126,11 +123,11 @@ def kurtogram(spec: np.ndarray, levels: int, min_bins: int) -> tuple[np.ndarray,
     """
     cols = 3 * 2 ** max(levels - 1, 0) if levels > 0 else 1
     sk = np.full((2 * levels + 1, max(cols, 1)), np.nan)
-    for mm, cells, dest, src in _grid(spec.size, int(levels), int(min_bins)):
-        total = sum(nb for _, _, nb in cells)
-        base = np.zeros(total * mm, dtype=np.complex128)
-        base[dest] = spec[src]
-        k = _k.band_kurtoses(np.fft.ifft(base.reshape(total, mm), axis=1))
+    for mm, cells, bands in _grid(spec.size, int(levels), int(min_bins)):
+        base = np.zeros((len(bands), mm), dtype=np.complex128)
+        for slot, lo, hi in bands:  # slices: half the cost of one fancy-indexed scatter
+            base[slot, :hi - lo] = spec[lo:hi]
+        k = _k.band_kurtoses(np.fft.ifft(base, axis=1))
         for r, first, nb in cells:
             sk[r, :nb] = k[first:first + nb]
     return sk, _counts(int(levels))

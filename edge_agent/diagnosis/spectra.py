@@ -136,11 +136,13 @@ def pick_band(sk: np.ndarray, counts: np.ndarray, bins: int, df: float, floor_hz
     the defect lines), and the band returned starts at the floor at the
     earliest.
     """
-    sk = np.where(_too_narrow(sk.shape, tuple(int(c) for c in counts), int(bins), float(df), float(floor_hz),
-                              float(min_width_hz)), np.nan, sk)
-    if not np.isfinite(sk).any():
+    out = _too_narrow(sk.shape, tuple(np.asarray(counts).tolist()), int(bins), float(df), float(floor_hz), float(min_width_hz))
+    sk = np.where(out, np.nan, sk)
+    scores = np.where(np.isnan(sk), -np.inf, sk)
+    best = int(np.argmax(scores))
+    if not np.isfinite(scores.flat[best]):
         raise ValueError("no kurtogram band is wide enough: lower min_width_hz or use a longer window")
-    r, b = np.unravel_index(np.nanargmax(sk), sk.shape)
+    r, b = divmod(best, sk.shape[1])
     width = bins / counts[r]
     level = 0.0 if r == 0 else ((r + 1) // 2 if r % 2 == 1 else r // 2 + 0.6)
     lo = max(float(round(b * width) * df), float(floor_hz))
