@@ -405,9 +405,25 @@ def hst_route(split, mass, t, node, x, lat):
 # are integers, so the order of summation does not change the score. The
 # two mass planes swap roles at each window's end (``lat`` is the latest
 # window's plane, ``1 - lat`` the reference): no copy, one plane zeroed.
+# Zeroing a whole plane of 25 height-15 trees writes 6.5 MB every window
+# (2.3 us per observation at window 250, as much as the walks), so each
+# plane keeps a list of the nodes a learn made non-zero: ``touched[plane,
+# tree, 0]`` counts them (-1 once the list is full: clear the whole plane)
+# and ``touched[plane, tree, 1:]`` holds them; a pivot clears just those.
 
 
-def hst_walk(split, mass, height, size_limit, x, score, learn, lat):
+def hst_touch(touched, plane, t, nd):
+    """Note that node ``nd`` of tree ``t`` became non-zero in mass plane ``plane``."""
+    c = touched[plane, t, 0]
+    if c >= 0:
+        if c + 1 < touched.shape[2]:
+            touched[plane, t, c + 1] = nd
+            touched[plane, t, 0] = c + 1
+        else:
+            touched[plane, t, 0] = -1
+
+
+def hst_walk(split, mass, height, size_limit, x, score, learn, lat, touched):
     """Score (reference masses) and/or learn (latest masses) ``x`` in one descent; the raw mass total."""
     n_trees = split.shape[0]
     ref = 1 - lat
@@ -424,6 +440,8 @@ def hst_walk(split, mass, height, size_limit, x, score, learn, lat):
                 if r < size_limit:
                     active[t] = False
             if learn:
+                if mass[t, nd, lat] == 0:
+                    hst_touch(touched, lat, t, nd)
                 mass[t, nd, lat] += 1
             if learn or active[t]:
                 node[t] = hst_route(split, mass, t, nd, x, lat)
@@ -432,6 +450,8 @@ def hst_walk(split, mass, height, size_limit, x, score, learn, lat):
         if score and active[t]:
             total += mass[t, node[t], ref] * depth_pow
         if learn:
+            if mass[t, node[t], lat] == 0:
+                hst_touch(touched, lat, t, node[t])
             mass[t, node[t], lat] += 1
     return total
 
@@ -464,41 +484,55 @@ def hst_score_path(split, mass, height, size_limit, x, lat, path):
     return total
 
 
-def hst_learn_path(mass, path, lat):
+def hst_learn_path(mass, path, lat, touched):
     """Learn along recorded ways (from :func:`hst_score_path`): one count more on each node."""
     for t in range(path.shape[0]):
         for d in range(path.shape[1]):
-            mass[t, path[t, d], lat] += 1
+            nd = path[t, d]
+            if mass[t, nd, lat] == 0:
+                hst_touch(touched, lat, t, nd)
+            mass[t, nd, lat] += 1
 
 
-def hst_pivot(mass, lat):
-    """Start a new latest window in plane ``lat`` (the other plane, just filled, is the reference)."""
+def hst_pivot(mass, lat, touched):
+    """Start a new latest window in plane ``lat`` (the other plane, just filled, is the reference).
+
+    Clears the nodes ``touched`` lists for the plane, or the whole plane if its list overflowed.
+    """
     for t in range(mass.shape[0]):
-        for i in range(mass.shape[1]):
-            mass[t, i, lat] = 0
+        c = touched[lat, t, 0]
+        if c < 0:
+            for i in range(mass.shape[1]):
+                mass[t, i, lat] = 0
+        else:
+            for i in range(1, c + 1):
+                mass[t, touched[lat, t, i], lat] = 0
+        touched[lat, t, 0] = 0
 
 
-def hst_score_learn_many(split, mass, height, size_limit, max_score, window_size, counter, first_window, X, lat):
+def hst_score_learn_many(split, mass, height, size_limit, max_score, window_size, counter, first_window, X, lat,
+                         touched):
     """Score then learn each row of ``X``; (scores, counter, first_window, lat) afterwards."""
     out = np.zeros(X.shape[0])
     for i in range(X.shape[0]):
-        total = hst_walk(split, mass, height, size_limit, X[i], not first_window, True, lat)
+        total = hst_walk(split, mass, height, size_limit, X[i], not first_window, True, lat, touched)
         if not first_window:
             out[i] = 1.0 - total / max_score
         counter += 1
         if counter == window_size:
             lat = 1 - lat
-            hst_pivot(mass, lat)
+            hst_pivot(mass, lat, touched)
             first_window = False
             counter = 0
     return out, counter, first_window, lat
 
 
 #: Functions only other kernels call, in the order they are compiled.
-HELPERS = ("hann_gain", "line", "power", "magnitude", "env_line", "hst_route", "hst_walk", "hst_pivot")
+HELPERS = ("hann_gain", "line", "power", "magnitude", "env_line", "hst_route", "hst_touch", "hst_walk", "hst_pivot")
 
 _C1, _C1C = "float64[::1]", "complex128[::1]"
 _SPLIT, _MASS = "float64[:, :, ::1]", "int32[:, :, ::1]"
+_TOUCHED = "int32[:, :, ::1]"
 #: Entry points and their signatures (arrays C-contiguous; the wrappers in
 #: :mod:`edge_agent.features` and :mod:`edge_agent.models.hst` pass them so).
 EXPORTS = {
@@ -517,12 +551,12 @@ EXPORTS = {
     "peak_near": f"float64({_C1}, float64, float64, float64)",
     "env_indicators": f"{_C1}({_C1}, float64, {_C1}, float64, float64, int64)",
     "hst_build": f"void({'float64[:, ::1]'}, {_C1}, {_C1}, int64, int64[:, ::1], float64[:, ::1])",
-    "hst_walk": f"float64({_SPLIT}, {_MASS}, int64, float64, {_C1}, boolean, boolean, int64)",
+    "hst_walk": f"float64({_SPLIT}, {_MASS}, int64, float64, {_C1}, boolean, boolean, int64, {_TOUCHED})",
     "hst_score_path": f"float64({_SPLIT}, {_MASS}, int64, float64, {_C1}, int64, int64[:, ::1])",
-    "hst_learn_path": f"void({_MASS}, int64[:, ::1], int64)",
-    "hst_pivot": f"void({_MASS}, int64)",
+    "hst_learn_path": f"void({_MASS}, int64[:, ::1], int64, {_TOUCHED})",
+    "hst_pivot": f"void({_MASS}, int64, {_TOUCHED})",
     "hst_score_learn_many": f"Tuple(({_C1}, int64, boolean, int64))({_SPLIT}, {_MASS}, int64, float64, float64, "
-                            f"int64, int64, boolean, float64[:, ::1], int64)",
+                            f"int64, int64, boolean, float64[:, ::1], int64, {_TOUCHED})",
 }
 # the bearing diagnosis's kernels live in their own module and are compiled with these
 from edge_agent.kernels import source_diagnosis as _diagnosis  # noqa: E402

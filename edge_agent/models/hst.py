@@ -89,6 +89,7 @@ class HalfSpaceTrees(Estimator):
         self._first_window = True
         self._features: tuple = ()
         self._split = self._mass = None  # (tree, branch, [threshold, feature]), (tree, node, 2 mass planes)
+        self._touched = None  # per plane and tree: the nodes a learn made non-zero (kernels/source.py, hst_touch)
         self._lat = 0
         self._size_limit = self.size_limit
         self._max_score_f = self._max_score
@@ -126,6 +127,7 @@ class HalfSpaceTrees(Estimator):
         self._split = np.ascontiguousarray(np.stack([thr, feat.astype(np.float64)], axis=-1))
         self._mass = np.zeros((self.n_trees, n_nodes, 2), dtype=np.int32)
         self._lat = 0  # mass plane of the latest window; the other holds the reference
+        self._touched = self._touched_lists(self._mass)
         self._size_limit = self.size_limit
         self._max_score_f = self._max_score
         self._fresh_caches()
@@ -152,11 +154,31 @@ class HalfSpaceTrees(Estimator):
                 buf[i] = vals[j] if j >= 0 else math.nan
         return buf
 
+    def _touched_lists(self, mass: np.ndarray) -> np.ndarray:
+        """The lists of non-zero nodes of each mass plane and tree, so that a pivot clears only those.
+
+        A window of ``window_size`` learns makes at most ``height + 1`` nodes
+        per tree non-zero each; a list that would overflow says ``-1`` and the
+        pivot clears its whole plane.
+        """
+        n_trees, n_nodes, _ = mass.shape
+        cap = min(n_nodes, self.window_size * (self.height + 1))
+        touched = np.zeros((2, n_trees, cap + 1), dtype=np.int32)
+        for plane in range(2):
+            for t in range(n_trees):
+                nz = np.flatnonzero(mass[t, :, plane])
+                if nz.size > cap:
+                    touched[plane, t, 0] = -1
+                else:
+                    touched[plane, t, 0] = nz.size
+                    touched[plane, t, 1:nz.size + 1] = nz
+        return touched
+
     def _pivot(self) -> None:
         self.counter += 1
         if self.counter == self.window_size:
             self._lat = 1 - self._lat  # the latest window becomes the reference; a new one starts empty
-            _k.hst_pivot(self._mass, self._lat)
+            _k.hst_pivot(self._mass, self._lat, self._touched)
             self._first_window = False
             self.counter = 0
 
@@ -170,7 +192,7 @@ class HalfSpaceTrees(Estimator):
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        for k in ("_keys", "_perm", "_buf", "_path", "_scored"):
+        for k in ("_keys", "_perm", "_buf", "_path", "_scored", "_touched"):
             state.pop(k, None)
         return state
 
@@ -178,6 +200,7 @@ class HalfSpaceTrees(Estimator):
         state.setdefault("_lat", 0)  # pickled before the planes swapped: latest in plane 0
         state.setdefault("_learnt", 0)
         self.__dict__.update(state)
+        self._touched = None if self._mass is None else self._touched_lists(self._mass)
         self._size_limit = self.size_limit
         self._max_score_f = self._max_score
         self._fresh_caches()
@@ -196,10 +219,10 @@ class HalfSpaceTrees(Estimator):
             self._grow(x)
         scored = self._scored
         if scored is not None and scored[1] == self._learnt and scored[0] == tuple(x.items()):
-            _k.hst_learn_path(self._mass, self._path, self._lat)
+            _k.hst_learn_path(self._mass, self._path, self._lat, self._touched)
         else:
             _k.hst_walk(self._split, self._mass, self.height, self._size_limit, self._vector(x), False, True,
-                        self._lat)
+                        self._lat, self._touched)
         self._scored = None
         self._learnt += 1
         self._pivot()
@@ -220,7 +243,7 @@ class HalfSpaceTrees(Estimator):
             return 0.0
         first = self._first_window
         total = _k.hst_walk(self._split, self._mass, self.height, self._size_limit, self._vector(x), not first,
-                            True, self._lat)
+                            True, self._lat, self._touched)
         self._scored = None
         self._learnt += 1
         self._pivot()
@@ -265,7 +288,7 @@ class HalfSpaceTrees(Estimator):
                     Xi[:, i] = X[:, where[f]]
         scores, self.counter, self._first_window, self._lat = _k.hst_score_learn_many(
             self._split, self._mass, self.height, self.size_limit, self._max_score, self.window_size,
-            self.counter, self._first_window, Xi, self._lat)
+            self.counter, self._first_window, Xi, self._lat, self._touched)
         self._scored = None
         self._learnt += Xi.shape[0]
         return scores

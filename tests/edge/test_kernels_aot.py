@@ -196,17 +196,31 @@ def test_half_space_tree_kernels(aot, jit, n_trees, height, n_features):
     results = []
     for impl in (aot, jit, source):
         mass = np.zeros((n_trees, n_nodes, 2), dtype=np.int32)
-        out, counter, first, lat = impl.hst_score_learn_many(split, mass, height, 5.0, 1e4, 50, 0, True, X, 0)
-        walked = impl.hst_walk(split, mass, height, 5.0, X[3], True, False, lat)
+        touched = np.zeros((2, n_trees, n_nodes + 1), dtype=np.int32)
+        out, counter, first, lat = impl.hst_score_learn_many(split, mass, height, 5.0, 1e4, 50, 0, True, X, 0,
+                                                             touched)
+        walked = impl.hst_walk(split, mass, height, 5.0, X[3], True, False, lat, touched)
         path = np.zeros((n_trees, height + 1), dtype=np.int64)
         scored = impl.hst_score_path(split, mass, height, 5.0, X[3], lat, path)
-        before = mass.copy()
-        impl.hst_learn_path(mass, path, lat)
+        before, touched_before = mass.copy(), touched.copy()
+        impl.hst_learn_path(mass, path, lat, touched)
         after_path = mass.copy()
-        impl.hst_walk(split, before, height, 5.0, X[3], False, True, lat)  # the same learn, routed again
+        impl.hst_walk(split, before, height, 5.0, X[3], False, True, lat, touched_before)  # the same learn, routed again
         np.testing.assert_array_equal(after_path, before)
-        impl.hst_pivot(mass, 1 - lat)
+        np.testing.assert_array_equal(touched, touched_before)
+        for plane in range(2):  # the lists name exactly the non-zero nodes of each plane
+            for t in range(n_trees):
+                listed = np.sort(touched[plane, t, 1:touched[plane, t, 0] + 1])
+                np.testing.assert_array_equal(listed, np.flatnonzero(mass[t, :, plane]))
+        impl.hst_pivot(mass, 1 - lat, touched)
+        assert not mass[:, :, 1 - lat].any() and not touched[1 - lat, :, 0].any()
         results.append((out, counter, first, lat, walked, scored, mass))
+        small = np.zeros((2, n_trees, 4), dtype=np.int32)  # room for 3 nodes: overflows, so the pivot clears all
+        full = np.zeros((n_trees, n_nodes, 2), dtype=np.int32)
+        impl.hst_score_learn_many(split, full, height, 5.0, 1e4, 1000, 0, True, X[:30], 0, small)
+        assert (small[0, :, 0] == (-1 if height >= 2 else height + 1)).all() and full[:, :, 0].any()
+        impl.hst_pivot(full, 0, small)
+        assert not full.any() and not small[0, :, 0].any()
     for r in results[:2]:
         np.testing.assert_array_equal(r[0], results[2][0])  # integer masses: exact, not approximate
         assert r[1:6] == results[2][1:6]
