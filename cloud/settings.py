@@ -181,7 +181,8 @@ class HubSettings(BaseSettings):
     governance_check_s: float = Field(3600.0, gt=0, description="how often the data agreements' retention runs")
     ingest_queue_size: int = Field(10_000, ge=1, description="messages held between MQTT and the store writer")
     ingest_batch_size: int = Field(500, ge=1, description="most messages per store write")
-    ingest_batch_ms: float = Field(5.0, ge=0, description="wait for a batch to fill once the queue ran dry")
+    ingest_batch_ms: float = Field(0.0, ge=0, description="wait for a batch to fill once the queue ran dry (0: a "
+                                   "batch is what queued while the last one was written)")
     ingest_track_gaps: bool | None = Field(None, description="sequence-gap tracking; default: on unless sharing")
     mqtt_persistent_session: bool = Field(
         True, description="keep the hub's MQTT session (subscriptions, queued messages) across restarts; "

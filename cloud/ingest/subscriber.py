@@ -135,6 +135,11 @@ class MqttIngest:
         Most messages per store write.
     batch_ms : float
         How long the writer waits for a batch to fill once the queue ran dry.
+        Default 0: a batch is whatever queued while the previous one was
+        written, so batches grow with the load by themselves and a message
+        arriving alone is stored (and shown live) at once; waiting 5 ms cost
+        the sensor→browser p95 five times the bare subscriber's, not a
+        measurable throughput (``benchmarks/bench_ingest.py``).
     track_gaps : bool or None
         Track sequence gaps; ``None`` means on unless sharing.
     metrics : IngestMetrics or None
@@ -169,7 +174,7 @@ class MqttIngest:
 
     def __init__(self, broker: str, store, live: Broadcaster, protocol: str = "3.1.1",
                  shared_group: str | None = None, client_id: str = "tf-hub", *, queue_size: int = 10_000,
-                 batch_size: int = 500, batch_ms: float = 5.0, track_gaps: bool | None = None,
+                 batch_size: int = 500, batch_ms: float = 0.0, track_gaps: bool | None = None,
                  metrics: IngestMetrics | None = None, persistent: bool = True, session_expiry_s: int = 86_400,
                  max_future_s: float = 3600.0, max_lag_s: float = 30.0, idle_s: float | None = None,
                  auth: BrokerAuth | None = None, admit: Callable[[str, str], str | None] | None = None) -> None:
