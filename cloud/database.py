@@ -33,6 +33,17 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(ts: datetime | None) -> datetime | None:
+    """``ts`` with its UTC offset; SQLite hands datetimes back naive, they were stored in UTC.
+
+    Examples
+    --------
+    >>> as_utc(datetime(2026, 11, 23, 9, 30)).isoformat()
+    '2026-11-23T09:30:00+00:00'
+    """
+    return ts if ts is None or ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)
+
+
 def iso_utc(ts: datetime | None) -> str | None:
     """ISO 8601 with the UTC offset; SQLite hands datetimes back naive, they were stored in UTC.
 
@@ -41,9 +52,7 @@ def iso_utc(ts: datetime | None) -> str | None:
     >>> iso_utc(datetime(2026, 11, 23, 9, 30))
     '2026-11-23T09:30:00+00:00'
     """
-    if ts is None:
-        return None
-    return (ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)).isoformat()
+    return None if ts is None else as_utc(ts).isoformat()
 
 
 def make_engine(url: str) -> Engine:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 
 class DomainError(Exception):
@@ -62,7 +63,16 @@ def install_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
+    async def out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        # a value of the request nothing downstream can hold: an id past 64 bits in a JSON body (SQLite
+        # raises OverflowError when binding it, PostgreSQL a DataError), a date past datetime's range; path
+        # and query integers are refused before the route (cloud.guard.bounded_numbers)
+        return JSONResponse({"detail": f"a value in the request is out of range ({type(exc).__name__}; "
+                                       "integers are signed 64-bit, dates within years 1..9999)"}, status_code=422)
+
     app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(OverflowError, out_of_range)
+    app.add_exception_handler(DataError, out_of_range)
 
 
 #: OpenAPI ``responses`` entries for routes whose services raise these errors.

@@ -57,7 +57,7 @@ from cloud.sites.models import SiteKind
 from cloud.sites.service import require_site
 from labs.documents import Charter as CharterDoc
 from labs.documents import Rubric as RubricDoc
-from labs.packs import load_pack
+from labs.packs import list_packs, load_pack
 
 
 class ChallengeError(Conflict):
@@ -102,6 +102,8 @@ def create_challenge(db: Session, name: str, site: str, *, pack_id: str | None =
     if pack_id is None and (charter is None or rubric is None):
         raise ChallengeError("a challenge needs a charter and a rubric: give a lab pack id, or both documents")
     if pack_id is not None:
+        if pack_id not in list_packs():  # an id, never a path: load_pack also opens folders
+            raise Invalid(f"pack: no lab pack {pack_id[:80]!r}; shipped packs: {list_packs()}")
         pack = load_pack(pack_id)
         base = pack.charter.model_dump(mode="json", exclude={"template"})
         document = validate_charter({**base, **(charter or {}), "parties": {**base["parties"], **(parties or {})}})

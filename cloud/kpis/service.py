@@ -49,6 +49,8 @@ def month(label: str) -> tuple[datetime, datetime]:
     if not m:
         raise Invalid(f"period must be a month YYYY-MM, got {label!r}")
     y, mo = int(m[1]), int(m[2])
+    if not 1970 <= y <= 9998:  # telemetry starts at the epoch; datetime ends at 9999 (a baseline looks back)
+        raise Invalid(f"period {label!r}: the year must be within 1970..9998")
     return datetime(y, mo, 1, tzinfo=timezone.utc), datetime(y + mo // 12, mo % 12 + 1, 1, tzinfo=timezone.utc)
 
 

@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.database import utcnow
+from cloud.database import as_utc, utcnow
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.onboarding.broker import BrokerAccount, BrokerFiles, edge_username, hash_password
 from cloud.onboarding.models import Kit
@@ -299,7 +299,7 @@ def short_code(digests: dict[str, str]) -> str:
 def public(kit: Kit) -> KitPublic:
     """The API view of a kit."""
     return KitPublic(id=kit.id, site=kit.site.slug, edge=kit.edge_id, username=kit.username,
-                     created_at=kit.created_at, revoked_at=kit.revoked_at, replaces=kit.replaces,
+                     created_at=as_utc(kit.created_at), revoked_at=as_utc(kit.revoked_at), replaces=kit.replaces,
                      assets=sorted({s["asset"] for s in kit.spec["sources"]}))
 
 

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import Field
 
 from cloud.access import Anyone, Operator, Principal, Staff
 from cloud.errors import Invalid, NotFound
@@ -76,13 +77,18 @@ def telemetry(store: Store, who: Anyone, site: str, asset: str,
     return rows
 
 
-@router.get("/assets/{site}/{asset}/series/{name}", response_model=list[tuple[int, float]], responses=OUT_OF_SCOPE,
+#: One point of a series, ``[ts_ns, value]``: declared as a two-item array of numbers rather than a tuple,
+#: whose ``prefixItems`` schema some OpenAPI tools still read as draft-4 ``items`` (schemathesis refused it).
+SeriesPoint = Annotated[list[int | float], Field(min_length=2, max_length=2)]
+
+
+@router.get("/assets/{site}/{asset}/series/{name}", response_model=list[SeriesPoint], responses=OUT_OF_SCOPE,
             summary="One feature over a time range, raw or downsampled to a resolution (oldest first)")
 def series(store: Store, who: Anyone, site: str, asset: str, name: str,
            start_ns: Annotated[int | None, Query(ge=0, description="from (epoch ns, inclusive)")] = None,
            end_ns: Annotated[int | None, Query(ge=0, description="to (epoch ns, exclusive)")] = None,
            every_ns: Annotated[int | None, Query(gt=0, description="bucket width; omitted: raw windows")] = None,
-           agg: Annotated[str, Query(pattern="^(mean|min|max|count|sum)$")] = "mean") -> list[tuple[int, float]]:
+           agg: Annotated[str, Query(pattern="^(mean|min|max|count|sum)$")] = "mean") -> list:
     _check_asset(who, site, asset)
     try:
         return store.series(site, asset, name, start_ns=start_ns, end_ns=end_ns, every_ns=every_ns, agg=agg)

@@ -64,3 +64,25 @@ def test_scalar_sensors_without_a_rate_are_listed(client):
     assert made.status_code == 201 and made.json()["rate_hz"] == 0.0
     assert client.post("/api/sites/session-1/assets/pump-1/sensors",
                        json={"channel": "bad", "units": "%", "rate_hz": -1}).status_code == 422
+
+
+def test_huge_ids_in_a_body_and_impossible_periods_are_refused(client):
+    """Found by the long API fuzzing run: 500 for an id past 64 bits in a JSON body and for a KPI period in year 0."""
+    r = client.post("/api/challenges", json={"name": "Pump study", "site": "session-1", "mentors": [-int(BIG)]})
+    assert r.status_code == 422 and "out of range" in r.json()["detail"], r.text
+    for period in ("0000-01", "0001-01", "9999-12"):
+        r = client.post("/api/kpis/closes", json={"period": period, "scope": "hub"})
+        assert r.status_code == 422 and "1970..9998" in r.json()["detail"], (period, r.text)
+
+
+def test_series_points_are_documented_as_two_numbers(client):
+    schema = client.get("/openapi.json").json()["paths"]["/api/assets/{site}/{asset}/series/{name}"]["get"]
+    item = schema["responses"]["200"]["content"]["application/json"]["schema"]["items"]
+    assert item["type"] == "array" and item["minItems"] == item["maxItems"] == 2 and "prefixItems" not in item
+
+
+@pytest.mark.parametrize("pack", ["", "no-such-pack", "/etc", "../labs", "tests"])
+def test_a_challenge_names_a_shipped_pack_not_a_folder(client, pack):
+    """Found by the long API fuzzing run: ``"pack": ""`` gave 500; the id also reached a loader that opens paths."""
+    r = client.post("/api/challenges", json={"name": "Pump study", "site": "session-1", "pack": pack})
+    assert r.status_code == 422 and "shipped packs" in r.json()["detail"], r.text

@@ -147,7 +147,9 @@ def test_kit_issue_connect_revoke_reissue(stack, tmp_path):
 
     # revoke: the gateway is disconnected at once and cannot come back
     kit2 = r2.json()["kit"]["id"]
-    assert client.post(f"/api/kits/{kit2}/revoke").json()["revoked_at"]
+    revoked = client.post(f"/api/kits/{kit2}/revoke").json()
+    # both stamps carry their UTC offset (created_at came back from SQLite naive, which broke the schema's date-time)
+    assert revoked["revoked_at"].endswith(("Z", "+00:00")) and revoked["created_at"].endswith(("Z", "+00:00"))
     wait_until(lambda: not new.connected, 15, what="the revoked kit's connection dropped")
     new.stop()
     again = Edge(cfg2, ca)
