@@ -22,6 +22,9 @@ def _named_shape(schema: dict, doc: dict) -> bool:
     """Whether a response schema is a declared model (a $ref), a list or union of them, or a scalar series."""
     if "$ref" in schema or "prefixItems" in schema:
         return True
+    if schema.get("type") == "array" and schema.get("minItems") is not None \
+            and schema.get("minItems") == schema.get("maxItems"):
+        return True  # a fixed-length point, e.g. [ts_ns, value] of a series
     if "anyOf" in schema:
         return all(_named_shape(s, doc) for s in schema["anyOf"])
     if schema.get("type") == "array":

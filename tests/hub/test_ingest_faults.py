@@ -281,31 +281,34 @@ def test_hub_kill_9_mid_ingest_loses_nothing(tmp_path, mosquitto, protocol):
     """Finding 2: 1500 messages at ~250/s; the hub is killed (SIGKILL) a third in and restarted 2 s later."""
     n = 1500
     hub = HubProcess(tmp_path, "hub", mosquitto.url, protocol, None)
-    hub.wait_subscribed()
-    messages = valid(n)
-    sent = threading.Event()
+    try:
+        hub.wait_subscribed()
+        messages = valid(n)
+        sent = threading.Event()
 
-    def publish() -> None:
-        for i in range(0, n, 25):
-            publish_all(mosquitto.url, messages[i:i + 25],
-                        protocol=mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311)
-            time.sleep(0.1)
-        sent.set()
+        def publish() -> None:
+            for i in range(0, n, 25):
+                publish_all(mosquitto.url, messages[i:i + 25],
+                            protocol=mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311)
+                time.sleep(0.1)
+            sent.set()
 
-    threading.Thread(target=publish, daemon=True).start()
-    wait_until(lambda: len(stored_keys(hub.db)) >= n // 3, 60, what="a third stored before the kill")
-    hub.proc.send_signal(signal.SIGKILL)
-    hub.proc.wait()
-    at_kill = len(stored_keys(hub.db))
-    time.sleep(2.0)  # the outage under test: messages published now must wait at the broker
-    hub.restart()
-    hub.wait_subscribed()
-    assert sent.wait(120), "the publisher did not finish"
-    wait_until(lambda: len(stored_keys(hub.db)) >= n, 60, what=f"all {n} stored after the restart",
-               show=lambda: len(stored_keys(hub.db)))
-    keys = stored_keys(hub.db)
-    assert sorted(s for _, _, s in keys) == list(range(1, n + 1))  # every one, exactly once
-    assert at_kill < n
+        threading.Thread(target=publish, daemon=True).start()
+        wait_until(lambda: len(stored_keys(hub.db)) >= n // 3, 60, what="a third stored before the kill")
+        hub.proc.send_signal(signal.SIGKILL)
+        hub.proc.wait()
+        at_kill = len(stored_keys(hub.db))
+        time.sleep(2.0)  # the outage under test: messages published now must wait at the broker
+        hub.restart()
+        hub.wait_subscribed()
+        assert sent.wait(120), "the publisher did not finish"
+        wait_until(lambda: len(stored_keys(hub.db)) >= n, 60, what=f"all {n} stored after the restart",
+                   show=lambda: len(stored_keys(hub.db)))
+        keys = stored_keys(hub.db)
+        assert sorted(s for _, _, s in keys) == list(range(1, n + 1))  # every one, exactly once
+        assert at_kill < n
+    finally:
+        hub.stop()  # the restarted process too: it would outlive the test
     print(f"\nhub kill -9 (MQTT {protocol}): {at_kill} stored at the kill, {len(keys)} of {n} after restart, 0 lost")
 
 
