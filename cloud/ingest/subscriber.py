@@ -137,9 +137,9 @@ class MqttIngest:
         How long the writer waits for a batch to fill once the queue ran dry.
         Default 0: a batch is whatever queued while the previous one was
         written, so batches grow with the load by themselves and a message
-        arriving alone is stored (and shown live) at once; waiting 5 ms cost
-        the sensor→browser p95 five times the bare subscriber's, not a
-        measurable throughput (``benchmarks/bench_ingest.py``).
+        arriving alone is stored (and shown live) at once. With a 5 ms wait
+        the sensor→browser p95 was 10× the bare subscriber's, without it
+        about 3×, at the same throughput (``benchmarks/bench_ingest.py``).
     track_gaps : bool or None
         Track sequence gaps; ``None`` means on unless sharing.
     metrics : IngestMetrics or None
