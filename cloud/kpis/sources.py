@@ -21,17 +21,15 @@ from sqlalchemy.orm import Session
 
 from cloud.challenges.models import Challenge, Charter, LabSession, Outcome, Party
 from cloud.credentials.models import IssuedCredential as IssuedBadge
+from cloud.database import as_utc
 from cloud.kpis.models import KpiSiteSettings
 from cloud.onboarding.models import OnboardingRecord
 from cloud.sites.models import Site
 from labs.skills.catalogue import load_catalogue
 
 
-def aware(ts: datetime | None) -> datetime | None:
-    """A stored datetime as UTC-aware (SQLite hands them back naive; they were stored in UTC)."""
-    if ts is None or ts.tzinfo is not None:
-        return ts
-    return ts.replace(tzinfo=timezone.utc)
+#: A stored datetime as UTC-aware (SQLite hands them back naive; they were stored in UTC).
+aware = as_utc
 
 
 @dataclass(frozen=True)

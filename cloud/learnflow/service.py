@@ -17,14 +17,14 @@ Examples
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloud.access import Principal, Role
-from cloud.database import iso_utc, utcnow
+from cloud.database import as_utc, iso_utc, utcnow
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.learnflow.models import LearningOffer
 from cloud.skills import selfassess
@@ -153,15 +153,11 @@ def my_offers(db: Session, who: Principal, limit: int = 50) -> list[LearningOffe
 
 
 # ------------------------------------------------------------------------------------------ the KPI
-def _aware(ts: datetime | None) -> datetime | None:
-    return ts if ts is None or ts.tzinfo else ts.replace(tzinfo=timezone.utc)
-
-
 def _verified_level(db: Session, user_id: int, skill: str, at: datetime) -> int:
     level = 0
     for r in db.scalars(select(SkillChange).where(SkillChange.user_id == user_id, SkillChange.skill == skill,
                                                   SkillChange.applied.is_(True)).order_by(SkillChange.id)):
-        if r.source in VERIFIED and _aware(r.created_at) <= at:
+        if r.source in VERIFIED and as_utc(r.created_at) <= at:
             level = r.level
     return level
 
@@ -170,11 +166,11 @@ def counts(db: Session, users: set[int] | None, sites: frozenset[str] | None, lo
     """Offers made in ``[lo, hi)`` (of ``users`` at ``sites``; None: all): how many were offered, opened and
     completed, and for completed ones the verified level change of the unit's skill from the offer to ``hi``."""
     rows = [r for r in db.scalars(select(LearningOffer))
-            if lo <= _aware(r.offered_at) < hi and (users is None or r.user_id in users)
+            if lo <= as_utc(r.offered_at) < hi and (users is None or r.user_id in users)
             and (sites is None or r.site in sites)]
     opened = [r for r in rows if r.opened_at is not None]
     done = [r for r in opened if r.completed_at is not None]
     changes = [_verified_level(db, r.user_id, r.follow_up_skill, hi)
-               - _verified_level(db, r.user_id, r.follow_up_skill, _aware(r.offered_at) - timedelta(seconds=1))
+               - _verified_level(db, r.user_id, r.follow_up_skill, as_utc(r.offered_at) - timedelta(seconds=1))
                for r in done]
     return {"offered": len(rows), "opened": len(opened), "completed": len(done), "skill_changes": changes}
