@@ -95,7 +95,9 @@ def explain_bearing(windows: list[np.ndarray], fs: float, rpm: float | None, bea
     # imported here: the method's numba kernels compile on the first alert, not when an edge starts
     from edge_agent.diagnosis.method import diagnose, diagnose_window
 
-    d = diagnose(x, fs, rpm, bearing, window=n) if len(windows) > 1 else diagnose_window(x, fs, rpm, bearing)
+    # side by side, not overlapped: the alerting windows need not follow one another
+    d = diagnose(x, fs, rpm, bearing, window=n, overlap=0.0) if len(windows) > 1 \
+        else diagnose_window(x, fs, rpm, bearing)
     return explain_diagnosis(d, x, fs, moved, group, foundation)
 
 

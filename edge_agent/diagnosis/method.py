@@ -7,8 +7,9 @@ spectrum (bands at least :func:`min_band_hz` wide, so the envelope holds
 the harmonics looked for) → squared-envelope spectrum of the picked band →
 defect families with slip, harmonics and sidebands (:mod:`.evidence`) →
 the call. A recording averages the kurtogram maps of its windows, picks
-one band and averages the squared-envelope power of all windows (the
-noise model knows how many).
+one band and averages the squared-envelope power of all windows, which
+overlap by half (the noise model knows how many independent averages
+they are worth).
 
 Shaft speed comes from the caller (file or configuration) or, when it is
 ``None``, from the spectrum (:func:`.speed.estimate_shaft_hz`).
@@ -172,27 +173,57 @@ def window_length(fs: float) -> int:
     return int(2 ** round(math.log2(0.7 * fs)))
 
 
-def diagnose(x, fs: float, rpm: float | None, bearing, window: int | None = None, whiten: bool = True) -> Diagnosis:
-    """Diagnose a recording: kurtogram and squared-envelope power averaged over non-overlapping windows.
+#: Correlation of the Hann-weighted squared envelopes of two windows overlapping by half (Welch's c).
+_HANN_HALF_OVERLAP = 1.0 / 6.0
+
+
+def effective_averages(windows: int, overlap: float) -> int:
+    """Independent averages that ``windows`` squared-envelope spectra overlapping by ``overlap`` are worth.
+
+    Welch: spectra of Hann-weighted windows overlapping by half are
+    correlated (``c = 1/6``), so ``K`` of them have the variance of
+    ``K / (1 + 2c²)`` independent ones. The noise model of the evidence
+    (:mod:`.evidence`) takes this whole number, rounded down.
+
+    Examples
+    --------
+    >>> effective_averages(13, 0.0), effective_averages(27, 0.5)
+    (13, 25)
+    """
+    if overlap == 0.0:
+        return max(1, int(windows))
+    return max(1, int(windows / (1.0 + 2.0 * _HANN_HALF_OVERLAP ** 2)))
+
+
+def diagnose(x, fs: float, rpm: float | None, bearing, window: int | None = None, whiten: bool = True,
+             overlap: float = 0.5) -> Diagnosis:
+    """Diagnose a recording: kurtogram and squared-envelope power averaged over its windows.
 
     Parameters are those of :func:`diagnose_window`; ``window`` is the
-    window length (default :func:`window_length`).
+    window length (default :func:`window_length`). ``overlap`` is 0.5
+    (Welch's half overlap: about twice the averages from the same
+    recording, a smoother noise floor for weak lines) or 0 (windows side
+    by side; for windows that are not one continuous recording).
     """
     sig = as_signal(x, min_len=1024)
     fs = check_positive(fs, "fs")
+    if overlap not in (0.0, 0.5):
+        raise ValueError(f"overlap must be 0 or 0.5, got {overlap}")
     n = int(window or window_length(fs))
     if sig.size < n:
         raise ValueError(f"need at least {n} samples ({n / fs:.2f} s) to diagnose, got {sig.size}")
     shaft_hz, source = _shaft(sig, fs, rpm)
     width = min_band_hz(shaft_hz, bearing)
+    hop = n if overlap == 0.0 else n // 2
     specs = []
-    for i in range(sig.size // n):
-        s, _ = spectra.spectrum(sig[i * n:(i + 1) * n])
+    for start in range(0, sig.size - n + 1, hop):
+        s, _ = spectra.spectrum(sig[start:start + n])
         specs.append(spectra.high_pass(spectra.whiten_spectrum(s, n) if whiten else s, n, fs, width))
+    averages = effective_averages(len(specs), overlap)
     levels = spectra.kurtogram_levels(n, fs, width)
     df = fs / n
     min_bins = max(8, int(math.ceil(width / df)))
     maps = [spectra.K.kurtogram(s, levels, min_bins) for s in specs]
-    kurt = spectra.pick_band(np.mean([m[0] for m in maps], axis=0), maps[0][1], n // 2, df, width, width)
+    kurt = spectra.pick_band(np.mean([m[0] for m in maps], axis=0), maps[0][1], n // 2, df, width, width, averages)
     power = np.mean([spectra.ses_power_of_spectrum(s, n, fs, kurt.band) for s in specs], axis=0)
-    return _finish(power, df, shaft_hz, source, bearing, len(specs), kurt)
+    return _finish(power, df, shaft_hz, source, bearing, averages, kurt)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from statistics import NormalDist
 
 import numpy as np
 
@@ -28,6 +29,8 @@ from edge_agent.features.validation import as_signal, check_positive
 
 #: AR order of the pre-whitening model (enough poles for the few discrete lines and modes of a machine).
 AR_ORDER = 32
+#: False-alarm rate of the kurtogram's significance test over all its cells (Bonferroni).
+KURTOSIS_ALPHA = 0.01
 #: Share of a band's width over which its squared-envelope spectrum is kept.
 SES_USABLE = 0.8
 
@@ -87,17 +90,21 @@ class Kurtogram:
         (``3·2**(l−1)`` bands); ``nan`` where a row has fewer bands or the
         band is too narrow.
     band : (float, float)
-        Band of the largest kurtosis, Hz.
+        Band picked: the most significant kurtosis (:func:`pick_band`), Hz.
     level : float
         Its level (0, 1, 1.6, 2, 2.6, …).
     kurtosis : float
         Its spectral kurtosis.
+    significance : float
+        That kurtosis over its standard error in Gaussian noise
+        (``2 / √bins``): how many standard errors it stands out.
     """
 
     sk: np.ndarray
     band: tuple[float, float]
     level: float
     kurtosis: float
+    significance: float = 0.0
 
 
 def kurtogram_levels(n: int, fs: float, min_width_hz: float) -> int:
@@ -127,18 +134,33 @@ def kurtogram_of_spectrum(spec: np.ndarray, n: int, fs: float, min_width_hz: flo
 
 
 def pick_band(sk: np.ndarray, counts: np.ndarray, bins: int, df: float, floor_hz: float = 0.0,
-              min_width_hz: float = 0.0) -> Kurtogram:
-    """The cell of largest kurtosis of a kurtogram map (rows as :class:`Kurtogram`) as a band in Hz.
+              min_width_hz: float = 0.0, averages: int = 1) -> Kurtogram:
+    """The cell of largest significant kurtosis of a kurtogram map (rows as :class:`Kurtogram`), as a band in Hz.
+
+    The spectral kurtosis of Gaussian noise in a band of ``M`` bins
+    scatters around 0 with a standard error of about ``2 / √M`` (Antoni
+    2006; ``2 / √(M·averages)`` for a map averaged over windows), so the
+    narrow cells of the deep levels reach high values by chance alone. A
+    cell is significant when its kurtosis exceeds that noise with a
+    false-alarm rate of :data:`KURTOSIS_ALPHA` over all cells; the band is
+    the significant cell of largest kurtosis. When no cell is significant
+    (a weak defect, or none), the cell that comes nearest is picked: the
+    largest ``SK / standard error``, which prefers a wide band to a
+    narrow one of the same kurtosis.
 
     A spectrum high-passed at ``floor_hz`` has nothing below it: a cell
     that keeps less than ``min_width_hz`` above the floor is left out (the
     few bins left would give a noisy kurtosis and an envelope too narrow for
-    the defect lines), and the band returned starts at the floor at the
-    earliest.
+    the defect lines), ``M`` counts only the bins above the floor, and the
+    band returned starts at the floor at the earliest.
     """
-    out = _too_narrow(sk.shape, tuple(np.asarray(counts).tolist()), int(bins), float(df), float(floor_hz), float(min_width_hz))
-    sk = np.where(out, np.nan, sk)
-    scores = np.where(np.isnan(sk), -np.inf, sk)
+    scale, threshold = _significance(sk.shape, tuple(np.asarray(counts).tolist()), int(bins), float(df),
+                                     float(floor_hz), float(min_width_hz))
+    sk = np.where(np.isnan(scale), np.nan, sk)
+    z = sk * scale * math.sqrt(max(int(averages), 1))
+    z[np.isnan(z)] = -np.inf
+    significant = z >= threshold
+    scores = np.where(significant, sk, -np.inf) if significant.any() else z
     best = int(np.argmax(scores))
     if not np.isfinite(scores.flat[best]):
         raise ValueError("no kurtogram band is wide enough: lower min_width_hz or use a longer window")
@@ -146,20 +168,27 @@ def pick_band(sk: np.ndarray, counts: np.ndarray, bins: int, df: float, floor_hz
     width = bins / counts[r]
     level = 0.0 if r == 0 else ((r + 1) // 2 if r % 2 == 1 else r // 2 + 0.6)
     lo = max(float(round(b * width) * df), float(floor_hz))
-    return Kurtogram(sk, (lo, float(round((b + 1) * width) * df)), float(level), float(sk[r, b]))
+    return Kurtogram(sk, (lo, float(round((b + 1) * width) * df)), float(level), float(sk[r, b]),
+                     float(z.flat[best]))
 
 
 @lru_cache(maxsize=64)
-def _too_narrow(shape: tuple[int, int], counts: tuple[int, ...], bins: int, df: float, floor_hz: float,
-                min_width_hz: float) -> np.ndarray:
-    """Cells of a kurtogram map keeping less than ``min_width_hz`` above ``floor_hz`` (cached per geometry)."""
-    mask = np.zeros(shape, dtype=bool)
+def _significance(shape: tuple[int, int], counts: tuple[int, ...], bins: int, df: float, floor_hz: float,
+                  min_width_hz: float) -> tuple[np.ndarray, float]:
+    """Per cell, ``√M / 2`` (``M`` its bins above ``floor_hz``; ``nan`` for a cell left out), and the z threshold.
+
+    Cached per geometry; the threshold is Bonferroni's over the cells kept.
+    """
+    scale = np.full(shape, np.nan)
     for r, nb in enumerate(counts):
         width = bins / nb
         for b in range(nb):
-            mask[r, b] = round((b + 1) * width) * df - max(round(b * width) * df, floor_hz) < min_width_hz
-    mask.flags.writeable = False
-    return mask
+            kept = round((b + 1) * width) - max(round(b * width), floor_hz / df)
+            if kept * df >= max(min_width_hz, df):
+                scale[r, b] = math.sqrt(kept) / 2.0
+    scale.flags.writeable = False
+    cells = max(int(np.count_nonzero(np.isfinite(scale))), 1)
+    return scale, NormalDist().inv_cdf(1.0 - KURTOSIS_ALPHA / cells)
 
 
 def kurtogram(x, fs: float, min_width_hz: float = 0.0, whiten: bool = True, levels: int | None = None) -> Kurtogram:

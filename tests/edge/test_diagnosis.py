@@ -153,3 +153,24 @@ def test_replay_prints_the_explanation_and_writes_a_report(tmp_path, capsys):
     assert "1×bpfo" in out and "ISO 20816-3" in out
     html = report.read_text()
     assert "<h1>Outer-race defect</h1>" in html and "<svg" in html and "1×bpfo" in html and "<script" not in html
+
+
+def test_half_overlapped_windows_are_worth_the_averages_the_noise_model_is_told():
+    from edge_agent.diagnosis import spectra
+    from edge_agent.diagnosis.method import effective_averages
+    fs, n = 12000.0, 4096
+    x = np.random.default_rng(11).normal(0.0, 1.0, 40 * n)
+    specs = [spectra.spectrum(x[s:s + n])[0] for s in range(0, x.size - n + 1, n // 2)]
+    power = np.mean([spectra.ses_power_of_spectrum(s, n, fs, (1000.0, 4000.0)) for s in specs], axis=0)[20:]
+    # the averaged noise bins are Gamma(M)/M times their mean: relative variance 1/M
+    m = effective_averages(len(specs), 0.5)
+    assert np.var(power / power.mean()) == pytest.approx(1.0 / m, rel=0.15)
+    assert m < len(specs) and effective_averages(len(specs), 0.0) == len(specs)
+
+
+def test_a_recording_is_averaged_over_half_overlapped_windows():
+    x, m = _record("outer_race")  # 4 s: 5 windows side by side, 10 overlapped by half
+    assert diagnose(x, 12000.0, 1797.0, SKF_6205, overlap=0.0).averages == 5
+    assert diagnose(x, 12000.0, 1797.0, SKF_6205).averages == 9
+    with pytest.raises(ValueError, match="overlap"):
+        diagnose(x, 12000.0, 1797.0, SKF_6205, overlap=0.3)

@@ -95,6 +95,39 @@ def test_the_kurtogram_keeps_to_what_the_high_pass_left():
     assert k.kurtosis == 50.0 and k.band == (0.0, 750.0)
 
 
+def test_kurtosis_of_noise_scatters_by_two_over_root_bins():
+    # the standard error pick_band ranks cells by: 2/sqrt(M) for a band of M bins of Gaussian noise
+    maps = np.array([K.kurtogram(np.fft.rfft(_noise(8192, seed)), 3, 8)[0] for seed in range(200)])
+    for row, bands in ((1, 2), (5, 8), (6, 12)):  # levels 1, 3 and 3.6
+        bins = 4096 / bands
+        assert np.nanstd(maps[:, row, :bands]) == pytest.approx(2.0 / np.sqrt(bins), rel=0.25), row
+
+
+def _map_of_noise(seed=3):
+    n = 8192
+    sk, counts = K.kurtogram(np.fft.rfft(_noise(n, seed)), 3, 8)
+    return np.zeros_like(sk) + np.where(np.isnan(sk), np.nan, 0.0), counts, n
+
+
+def test_pick_band_takes_the_largest_significant_kurtosis():
+    sk, counts, n = _map_of_noise()
+    sk[6, 4] = 1.0  # level 3.6 (341 bins): z = 1.0 * sqrt(341) / 2 = 9.2, significant
+    sk[1, 1] = 0.25  # level 1 (2048 bins): z = 5.7, significant too, but less kurtosis
+    k = spectra.pick_band(sk, counts, n // 2, FS / n)
+    assert (k.level, k.kurtosis) == (3.6, 1.0) and k.significance == pytest.approx(np.sqrt(341) / 2, rel=0.01)
+
+
+def test_pick_band_prefers_the_wider_band_when_nothing_is_significant():
+    sk, counts, n = _map_of_noise()
+    sk[6, 4] = 0.3  # z = 0.3 * sqrt(341) / 2 = 2.77, below the threshold for 36 cells (3.45)
+    sk[1, 1] = 0.125  # z = 0.125 * sqrt(2048) / 2 = 2.83: less kurtosis, but further from chance
+    k = spectra.pick_band(sk, counts, n // 2, FS / n)
+    assert k.level == 1.0 and k.band == (3000.0, 6000.0)
+    # twenty windows averaged: the same kurtosis is now far beyond chance, and the larger one wins
+    k = spectra.pick_band(sk, counts, n // 2, FS / n, averages=20)
+    assert k.level == 3.6 and k.kurtosis == 0.3
+
+
 def test_squared_envelope_spectrum_matches_scipy():
     t = np.arange(8192) / FS
     x = (1 + 0.5 * np.cos(2 * np.pi * 87.0 * t)) * np.sin(2 * np.pi * 3000.0 * t) + 0.1 * _noise(8192, 5)
