@@ -148,8 +148,9 @@ def family_evidence(fault: str, power: np.ndarray, df: float, f0: float, average
     if hmax == 0:
         return Family(fault, label, f0, f0, 0.0)
     log_p = K.log_any_of(K.log_chi2_sf_even(fisher, hmax), trials)
-    harmonics = [Line(f"{h + 1}×{label}", h + 1, (h + 1) * f0, float(bins[h] * df),
-                      float(pows[h] / bgs[h]) if bgs[h] > 0 else 0.0, float(-lps[h] / _LN10)) for h in range(hmax)]
+    bins_, pows_, bgs_, lps_ = bins.tolist(), pows.tolist(), bgs.tolist(), lps.tolist()  # Python floats: cheaper per line
+    harmonics = [Line(f"{h + 1}×{label}", h + 1, (h + 1) * f0, bins_[h] * df,
+                      pows_[h] / bgs_[h] if bgs_[h] > 0 else 0.0, -lps_[h] / _LN10) for h in range(hmax)]
     sidebands: list[Line] = []
     if sideband_hz:
         sb_fisher = 0.0
@@ -157,7 +158,7 @@ def family_evidence(fault: str, power: np.ndarray, df: float, f0: float, average
             if not harmonics[h].found:  # a sideband of no carrier is some other line
                 continue
             for sign in (-1, 1):
-                k = bins[h] + sign * sideband_hz / df
+                k = bins_[h] + sign * sideband_hz / df
                 if 1 <= k < power.size - 2:
                     bg = K.background(power, int(round(k)), BACKGROUND_BINS, 2)
                     sb = _line(f"{h + 1}×{label}{'+' if sign > 0 else '−'}", 0, (h + 1) * f0 + sign * sideband_hz,
