@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import os
 import struct
 
 import numpy as np
@@ -24,7 +25,9 @@ from firmware_adapters.framing import (
     format_json_line,
 )
 
-FUZZ = settings(max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck))
+#: Streams per fuzz test: 3 000 in the suite (~10 s each here); set TEACHFAB_FUZZ_EXAMPLES for a longer run.
+FUZZ_EXAMPLES = int(os.environ.get("TEACHFAB_FUZZ_EXAMPLES", "3000"))
+FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 # ------------------------------------------------------------------ CRC
@@ -178,7 +181,7 @@ def _frame_streams(draw):
     """Segments of valid, corrupted and truncated frames and garbage; frames numbered in order.
 
     Hypothesis draws the plan (segment kinds, seeds); the bytes come from a
-    seeded generator, which keeps 10^4 segments within seconds.
+    seeded generator, which keeps 10^4 segments within a few seconds.
     """
     kinds = draw(st.lists(st.sampled_from(_KINDS), min_size=6, max_size=20))
     rng = np.random.default_rng(draw(st.integers(0, 2**64 - 1)))
@@ -217,7 +220,7 @@ def _decode(stream: bytes, cuts=()) -> tuple[list[Frame], dict]:
 
 @pytest.mark.slow
 def test_frame_decoder_fuzz_recovers_every_valid_frame():
-    """10^4 generated streams (each many frames and garbage runs) through the decoder.
+    """:data:`FUZZ_EXAMPLES` generated streams (each many frames and garbage runs) through the decoder.
 
     Properties: nothing raises; the result does not depend on chunking;
     every decoded frame is byte-exact at its offset; every valid frame is
@@ -386,7 +389,7 @@ def _lines(fmt, stream, cuts=()):
 
 @pytest.mark.slow
 def test_line_decoder_fuzz_recovers_every_valid_line():
-    """10^4 generated streams of lines (valid, '#'-corrupted, too long, garbage, blank).
+    """:data:`FUZZ_EXAMPLES` generated streams of lines (valid, '#'-corrupted, too long, garbage, blank).
 
     Properties: nothing raises; chunking changes nothing; decoding the
     stream equals decoding each line on its own (a bad line never spoils
