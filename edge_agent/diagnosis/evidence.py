@@ -212,12 +212,17 @@ def shaft_notched(power: np.ndarray, df: float, shaft_hz: float, protect: np.nda
     >>> float(q[60]), float(q[107])
     (1.0, 50.0)
     """
+    power = _notch_input(power, df, shaft_hz, tol_rel)
+    protect = np.zeros(power.size, dtype=np.bool_) if protect is None else np.ascontiguousarray(protect, np.bool_)
+    return K.notch_harmonics(power, float(shaft_hz), float(df), float(tol_rel), BACKGROUND_BINS, protect)
+
+
+def _notch_input(power, df: float, shaft_hz: float, tol_rel: float) -> np.ndarray:
     power = np.ascontiguousarray(power, dtype=np.float64)
     if power.ndim != 1 or not (df > 0 and shaft_hz > 0 and 0 <= tol_rel < 0.05):
         raise ValueError(f"need a 1-D power spectrum, df > 0, shaft_hz > 0, 0 <= tol_rel < 0.05; "
                          f"got shape {power.shape}, {df}, {shaft_hz}, {tol_rel}")
-    protect = np.zeros(power.size, dtype=np.bool_) if protect is None else np.ascontiguousarray(protect, np.bool_)
-    return K.notch_harmonics(power, float(shaft_hz), float(df), float(tol_rel), BACKGROUND_BINS, protect)
+    return power
 
 
 def without_strongest(harmonics: list[Line], sidebands: list[Line]) -> float:
@@ -252,13 +257,16 @@ def bearing_families(power: np.ndarray, df: float, shaft_hz: float, bearing, ave
     """Evidence for each bearing fault (outer race, inner race, ball) at a shaft speed.
 
     Each family is searched in a copy where the shaft harmonics are
-    notched (:func:`shaft_notched`), except those at its own kinematic lines.
+    notched (:func:`shaft_notched`), except those at its own kinematic lines;
+    the notches' levels are computed once for the three.
     """
     f = bearing.frequencies(shaft_hz)
+    power = _notch_input(power, df, shaft_hz, SPEED_TOLERANCE)
+    notches = K.notch_levels(power, float(shaft_hz), float(df), SPEED_TOLERANCE, BACKGROUND_BINS)  # the same for all
     fams = {}
     for fault, f0, sb in (("outer_race", f["bpfo"], None), ("inner_race", f["bpfi"], shaft_hz),
                           ("ball", f["2bsf"], f["ftf"])):
-        own = shaft_notched(power, df, shaft_hz, line_bins(power.size, df, f0, sb))
+        own = K.apply_notches(power, notches, line_bins(power.size, df, f0, sb))
         fams[fault] = family_evidence(fault, own, df, f0, averages, sb, slip)
     return fams
 

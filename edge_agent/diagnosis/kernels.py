@@ -4,7 +4,9 @@ The loops (AR fit, noise statistics, comb search, notches, band
 kurtoses) are compiled with the edge's other kernels
 (:mod:`edge_agent.kernels.source_diagnosis`: ahead of time at install, so
 diagnosing an alert does not import numba; numba's JIT as the fallback).
-The FFTs between them are numpy's, batched where the kurtogram needs many.
+The FFTs between them are ``scipy.fft``'s (pocketfft, as numpy's, but
+faster here; scipy is loaded for the speed estimate anyway), batched where
+the kurtogram needs many.
 Every function takes contiguous float64 / complex128 arrays already
 checked by its wrapper.
 
@@ -31,6 +33,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
+from scipy import fft as _fft
 
 from edge_agent.kernels import load
 
@@ -43,6 +46,8 @@ background = _k.local_median
 peak_log_p = _k.peak_log_p
 comb_search = _k.comb_search
 notch_harmonics = _k.notch_harmonics
+notch_levels = _k.notch_levels
+apply_notches = _k.apply_notches
 
 
 def whitened_spectrum(spec: np.ndarray, n: int, order: int) -> np.ndarray:
@@ -56,9 +61,9 @@ def whitened_spectrum(spec: np.ndarray, n: int, order: int) -> np.ndarray:
     """
     p = _k.power(spec)
     p[0] = 0.0  # mean removed
-    r = np.ascontiguousarray(np.fft.irfft(p, n)[:order + 1])
+    r = np.ascontiguousarray(_fft.irfft(p, n)[:order + 1])
     a, _ = levinson(r, int(order))
-    out = spec * np.fft.rfft(a, n)
+    out = spec * _fft.rfft(a, n)
     out[0] = 0.0
     return out
 
@@ -76,7 +81,7 @@ def band_envelope(spec: np.ndarray, k_lo: int, k_hi: int, m: int) -> np.ndarray:
     """
     base = np.zeros(m, dtype=np.complex128)
     base[:k_hi - k_lo] = spec[k_lo:k_hi]
-    return np.fft.ifft(base)
+    return _fft.ifft(base)
 
 
 def spectral_kurtosis(z: np.ndarray) -> float:
@@ -127,7 +132,7 @@ def kurtogram(spec: np.ndarray, levels: int, min_bins: int) -> tuple[np.ndarray,
         base = np.zeros((len(bands), mm), dtype=np.complex128)
         for slot, lo, hi in bands:  # slices: half the cost of one fancy-indexed scatter
             base[slot, :hi - lo] = spec[lo:hi]
-        k = _k.band_kurtoses(np.fft.ifft(base, axis=1))
+        k = _k.band_kurtoses(_fft.ifft(base, axis=1))
         for r, first, nb in cells:
             sk[r, :nb] = k[first:first + nb]
     return sk, _counts(int(levels))
@@ -142,4 +147,4 @@ def squared_envelope_power(spec: np.ndarray, k_lo: int, k_hi: int, window: np.nd
     transform. The scale is arbitrary (tests use ratios).
     """
     z = band_envelope(spec, k_lo, k_hi, window.size)
-    return _k.power(np.fft.rfft(_k.centred_power(z, window)))
+    return _k.power(_fft.rfft(_k.centred_power(z, window)))

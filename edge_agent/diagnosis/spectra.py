@@ -23,6 +23,7 @@ from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
+from scipy import fft as _fft
 
 from edge_agent.diagnosis import kernels as K
 from edge_agent.features.validation import as_signal, check_positive
@@ -38,7 +39,7 @@ SES_USABLE = 0.8
 def spectrum(x, name: str = "x") -> tuple[np.ndarray, int]:
     """One-sided spectrum of ``x`` with its mean removed, and ``len(x)``."""
     sig = as_signal(x, name, min_len=256)
-    return np.fft.rfft(sig - sig.mean()), sig.size
+    return _fft.rfft(sig - sig.mean()), sig.size
 
 
 def high_pass(spec: np.ndarray, n: int, fs: float, f_hz: float) -> np.ndarray:

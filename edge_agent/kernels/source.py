@@ -560,9 +560,9 @@ EXPORTS = {
 }
 # the bearing diagnosis's kernels live in their own module and are compiled with these
 from edge_agent.kernels import source_diagnosis as _diagnosis  # noqa: E402
-from edge_agent.kernels.source_diagnosis import (band_kurtoses, centred_power, local_median,  # noqa: E402,F401
-                                                 comb_search, levinson, log_any_of, log_chi2_sf_even, log_gamma_sf,
-                                                 notch_harmonics, peak_log_p)
+from edge_agent.kernels.source_diagnosis import (apply_notches, band_kurtoses, centred_power,  # noqa: E402,F401
+                                                 comb_search, levinson, local_median, log_any_of, log_chi2_sf_even,
+                                                 log_gamma_sf, notch_harmonics, notch_levels, peak_log_p)
 
 HELPERS = HELPERS + _diagnosis.HELPERS
 EXPORTS.update(_diagnosis.EXPORTS)

@@ -156,32 +156,51 @@ def comb_search(power, df, f0, harmonics, r_lo, r_hi, averages, half_bg):
     return best_r, best_s, bins, pows, lps, bgs, trials
 
 
-def notch_harmonics(power, f0, df, tol_rel, half_bg, protect):
-    """Copy of ``power`` with the bins of every harmonic ``k · f0`` replaced by their local median.
+def notch_levels(power, f0, df, tol_rel, half_bg):
+    """The notches of every harmonic ``k · f0`` in ``power``: rows ``(first bin, last bin, level)``.
 
     The notch around ``k · f0`` is ``±(1 + floor(k · f0 · tol_rel / df))``
     bins (the speed's uncertainty grows with the harmonic); its level is
-    :func:`local_median` of the original spectrum, so a notch is as high as
-    the noise around it and carries no evidence either way. A notch that
-    would touch a bin where ``protect`` is true is left out.
+    :func:`local_median` of ``power``, so a notch is as high as the noise
+    around it and carries no evidence either way.
     """
-    out = power.copy()
     last = power.size - 1
-    k = 1
-    while k * f0 / df < last:
+    count = 0
+    while (count + 1) * f0 / df < last:
+        count += 1
+    out = np.empty((count, 3))
+    for i in range(count):
+        k = i + 1
         c = int(round(k * f0 / df))
         w = 1 + int(math.floor(k * f0 * tol_rel / df))
-        lo = max(1, c - w)
-        hi = min(last, c + w)
+        out[i, 0] = max(1, c - w)
+        out[i, 1] = min(last, c + w)
+        out[i, 2] = local_median(power, c, half_bg + w, w)
+    return out
+
+
+def apply_notches(power, notches, protect):
+    """Copy of ``power`` with each notch of :func:`notch_levels` applied, unless it touches a ``protect`` bin."""
+    out = power.copy()
+    for i in range(notches.shape[0]):
+        lo = int(notches[i, 0])
+        hi = int(notches[i, 1])
         hit = False
         for j in range(lo, hi + 1):
             hit = hit or protect[j]
         if not hit:
-            level = local_median(power, c, half_bg + w, w)
             for j in range(lo, hi + 1):
-                out[j] = level
-        k += 1
+                out[j] = notches[i, 2]
     return out
+
+
+def notch_harmonics(power, f0, df, tol_rel, half_bg, protect):
+    """Copy of ``power`` with the bins of every harmonic ``k · f0`` replaced by their local median.
+
+    :func:`apply_notches` of :func:`notch_levels`: a notch that would touch
+    a bin where ``protect`` is true is left out.
+    """
+    return apply_notches(power, notch_levels(power, f0, df, tol_rel, half_bg), protect)
 
 
 def band_kurtoses(env):
@@ -217,7 +236,7 @@ def centred_power(z, w):
 
 
 #: Functions the exports call, in the order they are compiled.
-HELPERS = ("log_gamma_sf", "log_any_of", "local_median", "peak_log_p")
+HELPERS = ("log_gamma_sf", "log_any_of", "local_median", "peak_log_p", "notch_levels", "apply_notches")
 
 _C1 = "float64[::1]"
 #: Entry points and their signatures (the wrappers in :mod:`edge_agent.diagnosis.kernels` pass C-contiguous arrays).
@@ -230,6 +249,8 @@ EXPORTS = {
     "peak_log_p": f"Tuple((float64, int64, float64))({_C1}, int64, int64, float64, int64)",
     "comb_search": f"Tuple((float64, float64, int64[::1], {_C1}, {_C1}, {_C1}, int64))({_C1}, float64, float64, "
                    f"int64, float64, float64, int64, int64)",
+    "notch_levels": f"float64[:, ::1]({_C1}, float64, float64, float64, int64)",
+    "apply_notches": f"{_C1}({_C1}, float64[:, ::1], boolean[::1])",
     "notch_harmonics": f"{_C1}({_C1}, float64, float64, float64, int64, boolean[::1])",
     "band_kurtoses": f"{_C1}(complex128[:, ::1])",
     "centred_power": f"{_C1}(complex128[::1], {_C1})",

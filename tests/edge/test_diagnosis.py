@@ -174,3 +174,17 @@ def test_a_recording_is_averaged_over_half_overlapped_windows():
     assert diagnose(x, 12000.0, 1797.0, SKF_6205).averages == 9
     with pytest.raises(ValueError, match="overlap"):
         diagnose(x, 12000.0, 1797.0, SKF_6205, overlap=0.3)
+
+
+def test_families_share_the_notch_levels_and_get_what_notching_each_copy_gives():
+    from edge_agent.diagnosis import spectra
+    from edge_agent.diagnosis.evidence import line_bins, shaft_notched
+    x, m = _record("inner_race", severity=0.1)
+    spec, n = spectra.spectrum(x[:8192])
+    power = spectra.ses_power_of_spectrum(spectra.whiten_spectrum(spec, n), n, 12000.0, (2000.0, 4000.0))
+    df, fr = 12000.0 / n, 1797.0 / 60.0
+    fams = bearing_families(power, df, fr, SKF_6205, 1)
+    f = SKF_6205.frequencies(fr)
+    for fault, f0, sb in (("outer_race", f["bpfo"], None), ("inner_race", f["bpfi"], fr), ("ball", f["2bsf"], f["ftf"])):
+        own = shaft_notched(power, df, fr, line_bins(power.size, df, f0, sb))
+        assert family_evidence(fault, own, df, f0, 1, sb) == fams[fault]

@@ -171,6 +171,8 @@ def test_diagnosis_kernels(aot, jit):
                        ("comb_search", (power, 1.0, 107.3, 4, 0.975, 1.006, 1, 12)),
                        ("comb_search", (power, 1.0, 5000.0, 4, 0.975, 1.006, 1, 12)),  # beyond the spectrum
                        ("notch_harmonics", (power, 29.95, 1.0, 0.002, 12, protect)),
+                       ("notch_levels", (power, 29.95, 1.0, 0.002, 12)),
+                       ("apply_notches", (power, np.ascontiguousarray([[5.0, 9.0, 0.5], [89.0, 93.0, 0.7]]), protect)),
                        ("band_kurtoses", (env,)), ("band_kurtoses", (np.zeros((2, 8), complex),))):
         a, j, p = _all(aot, jit, name, *args)
         _close(a, p)
