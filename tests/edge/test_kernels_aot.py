@@ -275,3 +275,27 @@ def test_a_process_on_the_compiled_module_never_imports_numba(aot):
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["aot", "False", "none"]
+
+
+def test_a_build_reuses_a_module_only_when_its_stamp_matches(tmp_path):
+    from edge_agent.kernels.build import build, reusable
+
+    if kernels._compiled()[0] is None:
+        pytest.skip("this checkout has no current AOT build to reuse (python -m edge_agent.kernels.build)")
+    built = reusable(kernels.PACKAGE_DIR)
+    assert built is not None  # the package's own module and stamp, current
+    out = tmp_path / "wheel" / "edge_agent" / "kernels"
+    copied = build(out, reuse=kernels.PACKAGE_DIR)  # a copy, not a 25 s compile
+    assert copied.read_bytes() == built.read_bytes()
+    assert json.loads((out / kernels.STAMP).read_text()) == json.loads((kernels.PACKAGE_DIR / kernels.STAMP).read_text())
+    assert reusable(out) == copied
+    for field, other in (("source_sha256", "0" * 64), ("numba", "0.1.0"), ("numpy", "1.0.0"), ("python", "3.0.0"),
+                         ("backend", "other"), ("cpu", "host:another")):
+        stale = tmp_path / field
+        stale.mkdir()
+        (stale / copied.name).write_bytes(b"")
+        stamp = json.loads((out / kernels.STAMP).read_text())
+        (stale / kernels.STAMP).write_text(json.dumps({**stamp, field: other}))
+        assert reusable(stale) is None, field
+    (out / kernels.STAMP).write_text("{not json")
+    assert reusable(out) is None
