@@ -14,8 +14,11 @@
    time minus the time the edge stamped into it (same clock: one machine);
    the bare subscriber records the same for the broker hop alone, and a
    plain-socket client reading the same stream (:class:`StreamReader`)
-   the hub's part without the browser's. Prints p50 / p95 / p99 of each and
-   the p95 ratio browser/bare (goal: p95 ≤ 2× the bare p95, p99 ≤ 100 ms).
+   the hub's part without the browser's, and the same client reading
+   :mod:`relay_floor` — paho to asyncio to an HTTP event stream with no
+   work between, the floor of any Python hub's live path. Prints p50 / p95 /
+   p99 of each and the p95 ratios browser/bare (goal: p95 ≤ 2× the bare
+   p95, p99 ≤ 100 ms) and relay/bare.
 
 Usage::
 
@@ -111,6 +114,26 @@ class HubProcess:
         """Features messages in the hub's SQLite file (read-only, beside the hub's writer: WAL)."""
         with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5) as conn:
             return conn.execute("SELECT COUNT(*) FROM messages WHERE kind = 'features'").fetchone()[0]
+
+
+class RelayProcess:
+    """:mod:`relay_floor` in its own process, subscribed to the latency run's messages; yields its URL."""
+
+    def __init__(self, broker_port: int) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "relay_floor.py"), str(broker_port),
+                                      str(self.port), f"tf/v1/{SITE}/edge-lat/+/features"], cwd=ROOT,
+                                     stdout=subprocess.PIPE, text=True)
+
+    def __enter__(self) -> str:
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the relay did not start")
+        time.sleep(0.5)  # its subscription acknowledged well before the first message
+        return f"http://127.0.0.1:{self.port}/"
+
+    def __exit__(self, *exc) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
 
 
 class BareSubscriber:
@@ -224,8 +247,12 @@ class StreamReader:
         self.sock.close()
 
 
-def latency(hub: HubProcess, bare: BareSubscriber, port: int, seconds: float, rate: int = 1000) -> dict:
-    """Per-message sensor→browser latency at ``rate`` msg/s for ``seconds``, and the bare subscriber's."""
+def latency(hub: HubProcess, bare: BareSubscriber, port: int, seconds: float, relay_url: str, rate: int = 1000) -> dict:
+    """Per-message sensor→browser latency at ``rate`` msg/s for ``seconds``, the bare subscriber's and the relay's.
+
+    ``relay_url`` is a running :mod:`relay_floor` process subscribed to the
+    same messages: the floor of a Python hub's live path.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -237,6 +264,7 @@ def latency(hub: HubProcess, bare: BareSubscriber, port: int, seconds: float, ra
         token = page.evaluate("async () => (await (await fetch('/api/auth/demo-token', {method: 'POST'})).json())"
                               ".access_token")
         raw = StreamReader(hub.url, token)
+        floor = StreamReader(relay_url, "")
         time.sleep(0.5)
         bare.lat_ms, bare.track_latency = [], True
         client = _publisher(port, "lat")
@@ -255,19 +283,22 @@ def latency(hub: HubProcess, bare: BareSubscriber, port: int, seconds: float, ra
             time.sleep(0.1)
         lat = sorted(page.evaluate("window.lat"))
         raw.close()
+        floor.close()
         bare.track_latency = False
         client.disconnect()
         client.loop_stop()
         browser.close()
     def q(values, p):
         return round(values[min(len(values) - 1, int(p * len(values)))], 1) if values else None
-    blat, rlat = sorted(bare.lat_ms), sorted(raw.lat_ms)
+    blat, rlat, flat = sorted(bare.lat_ms), sorted(raw.lat_ms), sorted(floor.lat_ms)
     return {"sent": n, "rate_achieved": round(achieved), "received_in_browser": len(lat),
             "p50_ms": q(lat, 0.50), "p95_ms": q(lat, 0.95), "p99_ms": q(lat, 0.99),
             "max_ms": round(lat[-1], 1) if lat else None, "bare_received": len(blat),
             "bare_p50_ms": q(blat, 0.50), "bare_p95_ms": q(blat, 0.95), "bare_p99_ms": q(blat, 0.99),
             "raw_received": len(rlat), "raw_p50_ms": q(rlat, 0.50), "raw_p95_ms": q(rlat, 0.95),
-            "raw_p99_ms": q(rlat, 0.99),
+            "raw_p99_ms": q(rlat, 0.99), "relay_received": len(flat), "relay_p50_ms": q(flat, 0.50),
+            "relay_p95_ms": q(flat, 0.95), "relay_p99_ms": q(flat, 0.99),
+            "relay_ratio": round(q(flat, 0.95) / max(q(blat, 0.95), 0.1), 2) if flat and blat else None,
             "p95_ratio": round(q(lat, 0.95) / max(q(blat, 0.95), 0.1), 2) if lat and blat else None}
 
 
@@ -292,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"{t['bare_points_per_s']} points/s; hub/bare = {t['ratio']:.0%} (goal >= 60 %, "
                       f"~100000 points/s; publishing took {t['publish_seconds']} s)")
                 if not args.no_latency:
-                    lat = latency(hub, bare, broker.port, args.seconds)
+                    with RelayProcess(broker.port) as relay_url:
+                        lat = latency(hub, bare, broker.port, args.seconds, relay_url)
                     print(f"latency at {lat['rate_achieved']} msg/s: {lat['received_in_browser']}/{lat['sent']} in the "
                           f"browser; p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, p99 {lat['p99_ms']} ms "
                           f"(goal <= 100), max {lat['max_ms']} ms; bare subscriber {lat['bare_received']}/{lat['sent']}: "
@@ -301,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  the hub's stream read by a plain socket (no browser), same messages: "
                           f"{lat['raw_received']}/{lat['sent']}, p50 {lat['raw_p50_ms']} ms, p95 {lat['raw_p95_ms']} ms, "
                           f"p99 {lat['raw_p99_ms']} ms")
+                    print(f"  the floor of a Python hub (relay_floor.py: paho -> asyncio -> HTTP stream, no work), same "
+                          f"messages: {lat['relay_received']}/{lat['sent']}, p50 {lat['relay_p50_ms']} ms, p95 "
+                          f"{lat['relay_p95_ms']} ms, p99 {lat['relay_p99_ms']} ms; p95 relay/bare = "
+                          f"{lat['relay_ratio']}x")
                 bare.close()
         finally:
             broker.stop()
