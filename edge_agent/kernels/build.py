@@ -9,9 +9,8 @@ loader uses the module only while the stamp's digest matches the source.
 ``--reuse DIR`` copies a module already built in ``DIR`` instead of
 compiling (about 25 s on a 2-core machine) when its stamp says it was built
 from the same kernel source by the same backend, numba, numpy and Python
-for the same CPU target:
-a wheel built from a checkout whose editable install compiled the kernels
-ships that module.
+for the same CPU target: a wheel built from a checkout whose editable
+install compiled the kernels ships that module.
 """
 
 from __future__ import annotations
@@ -54,9 +53,10 @@ def reusable(directory: Path, backend: str = "pycc") -> Path | None:
     module = directory / f"{MODULE}{sysconfig.get_config_var('EXT_SUFFIX')}"
     try:
         stamp = json.loads((directory / STAMP).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        current = _stamp(backend)
+    except (OSError, ValueError, ImportError):  # no stamp, a broken one, or no numba to compare with
         return None
-    return module if module.is_file() and stamp == _stamp(backend) else None
+    return module if module.is_file() and stamp == current else None
 
 
 def build(output_dir: Path = PACKAGE_DIR, backend: str = "pycc", reuse: Path | None = None) -> Path:
