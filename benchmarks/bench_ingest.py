@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import selectors
 import shutil
 import socket
 import sqlite3
@@ -117,7 +118,7 @@ class HubProcess:
 
 
 class RelayProcess:
-    """:mod:`relay_floor` in its own process, subscribed to the latency run's messages; yields its URL."""
+    """:mod:`relay_floor` in its own process, subscribed to the latency run's messages (``url`` once entered)."""
 
     def __init__(self, broker_port: int) -> None:
         self.port = free_port()
@@ -125,11 +126,12 @@ class RelayProcess:
                                       str(self.port), f"tf/v1/{SITE}/edge-lat/+/features"], cwd=ROOT,
                                      stdout=subprocess.PIPE, text=True)
 
-    def __enter__(self) -> str:
+    def __enter__(self) -> "RelayProcess":
         if self.proc.stdout.readline().strip() != "ready":
             raise RuntimeError("the relay did not start")
         time.sleep(0.5)  # its subscription acknowledged well before the first message
-        return f"http://127.0.0.1:{self.port}/"
+        self.url = f"http://127.0.0.1:{self.port}/"
+        return self
 
     def __exit__(self, *exc) -> None:
         self.proc.kill()
@@ -247,11 +249,60 @@ class StreamReader:
         self.sock.close()
 
 
-def latency(hub: HubProcess, bare: BareSubscriber, port: int, seconds: float, relay_url: str, rate: int = 1000) -> dict:
+class Viewers:
+    """``n`` more clients of ``/api/stream`` (a class watching), drained by one thread that only counts bytes."""
+
+    def __init__(self, url: str, token: str, n: int) -> None:
+        host, port = url.split("//", 1)[1].rstrip("/").split(":")
+        self.socks = [socket.create_connection((host, int(port))) for _ in range(n)]
+        for s in self.socks:
+            s.sendall(f"GET /api/stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n"
+                      .encode())
+        self.bytes = 0
+        self._selector = selectors.DefaultSelector()
+        for s in self.socks:
+            self._selector.register(s, selectors.EVENT_READ)
+        self._open = bool(self.socks)
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def _drain(self) -> None:
+        while self._open:
+            for key, _ in self._selector.select(0.2):
+                try:
+                    self.bytes += len(key.fileobj.recv(1 << 16))
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        self._open = False
+        self.thread.join(2)
+        for s in self.socks:
+            s.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, s (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of every core since boot (``/proc/stat``)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK"), sum(ticks) / os.sysconf("SC_CLK_TCK")
+
+
+def latency(hub: HubProcess, bare: BareSubscriber, port: int, seconds: float, relay: RelayProcess,
+            rate: int = 1000, viewers: int = 0) -> dict:
     """Per-message sensor→browser latency at ``rate`` msg/s for ``seconds``, the bare subscriber's and the relay's.
 
-    ``relay_url`` is a running :mod:`relay_floor` process subscribed to the
-    same messages: the floor of a Python hub's live path.
+    ``relay`` is a running :mod:`relay_floor` process subscribed to the
+    same messages: the floor of a Python hub's live path. The CPU time the
+    hub and the relay use per message while the messages flow, and how busy
+    the machine's cores are meanwhile, are in the result too. ``viewers``
+    more streams stay open on the hub meanwhile (:class:`Viewers`).
     """
     from playwright.sync_api import sync_playwright
 
@@ -264,11 +315,13 @@ def latency(hub: HubProcess, bare: BareSubscriber, port: int, seconds: float, re
         token = page.evaluate("async () => (await (await fetch('/api/auth/demo-token', {method: 'POST'})).json())"
                               ".access_token")
         raw = StreamReader(hub.url, token)
-        floor = StreamReader(relay_url, "")
+        crowd = Viewers(hub.url, token, viewers)
+        floor = StreamReader(relay.url, "")
         time.sleep(0.5)
         bare.lat_ms, bare.track_latency = [], True
         client = _publisher(port, "lat")
         n = int(seconds * rate)
+        cpu0 = cpu_seconds(hub.proc.pid), cpu_seconds(relay.proc.pid), machine_busy_seconds()
         t0 = time.perf_counter()
         for k in range(n):
             due = t0 + k / rate
@@ -281,8 +334,10 @@ def latency(hub: HubProcess, bare: BareSubscriber, port: int, seconds: float, re
         deadline = time.monotonic() + 20
         while page.evaluate("window.lat.length") < n and time.monotonic() < deadline:
             time.sleep(0.1)
+        cpu1 = cpu_seconds(hub.proc.pid), cpu_seconds(relay.proc.pid), machine_busy_seconds()
         lat = sorted(page.evaluate("window.lat"))
         raw.close()
+        crowd.close()
         floor.close()
         bare.track_latency = False
         client.disconnect()
@@ -299,7 +354,10 @@ def latency(hub: HubProcess, bare: BareSubscriber, port: int, seconds: float, re
             "raw_p99_ms": q(rlat, 0.99), "relay_received": len(flat), "relay_p50_ms": q(flat, 0.50),
             "relay_p95_ms": q(flat, 0.95), "relay_p99_ms": q(flat, 0.99),
             "relay_ratio": round(q(flat, 0.95) / max(q(blat, 0.95), 0.1), 2) if flat and blat else None,
-            "p95_ratio": round(q(lat, 0.95) / max(q(blat, 0.95), 0.1), 2) if lat and blat else None}
+            "p95_ratio": round(q(lat, 0.95) / max(q(blat, 0.95), 0.1), 2) if lat and blat else None,
+            "viewers": viewers, "viewer_bytes": crowd.bytes, "hub_cpu_us_per_msg": round((cpu1[0] - cpu0[0]) / n * 1e6), "relay_cpu_us_per_msg":
+            round((cpu1[1] - cpu0[1]) / n * 1e6), "machine_busy": round((cpu1[2][0] - cpu0[2][0]) /
+                                                                        max(cpu1[2][1] - cpu0[2][1], 1e-9), 3)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -310,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--features", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--no-latency", action="store_true", help="measure throughput only")
+    ap.add_argument("--viewers", type=int, default=0,
+                    help="more streams open on the hub during the latency run (a class watching)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         broker = Mosquitto(Path(tmp))
@@ -323,8 +383,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"{t['bare_points_per_s']} points/s; hub/bare = {t['ratio']:.0%} (goal >= 60 %, "
                       f"~100000 points/s; publishing took {t['publish_seconds']} s)")
                 if not args.no_latency:
-                    with RelayProcess(broker.port) as relay_url:
-                        lat = latency(hub, bare, broker.port, args.seconds, relay_url)
+                    with RelayProcess(broker.port) as relay:
+                        lat = latency(hub, bare, broker.port, args.seconds, relay, viewers=args.viewers)
                     print(f"latency at {lat['rate_achieved']} msg/s: {lat['received_in_browser']}/{lat['sent']} in the "
                           f"browser; p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, p99 {lat['p99_ms']} ms "
                           f"(goal <= 100), max {lat['max_ms']} ms; bare subscriber {lat['bare_received']}/{lat['sent']}: "
@@ -337,6 +397,11 @@ def main(argv: list[str] | None = None) -> int:
                           f"messages: {lat['relay_received']}/{lat['sent']}, p50 {lat['relay_p50_ms']} ms, p95 "
                           f"{lat['relay_p95_ms']} ms, p99 {lat['relay_p99_ms']} ms; p95 relay/bare = "
                           f"{lat['relay_ratio']}x")
+                    if args.viewers:
+                        print(f"  {args.viewers} more streams open on the hub meanwhile, "
+                              f"{lat['viewer_bytes'] / args.viewers / 1e6:.1f} MB each")
+                    print(f"  CPU per message while they flowed: hub {lat['hub_cpu_us_per_msg']} us, relay "
+                          f"{lat['relay_cpu_us_per_msg']} us; the machine's cores {lat['machine_busy']:.0%} busy")
                 bare.close()
         finally:
             broker.stop()

@@ -3,9 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 log = logging.getLogger(__name__)
+
+
+class LiveEvent(dict):
+    """An event as it goes to the streams: a dict that encodes its server-sent-events frame once.
+
+    However many browsers watch, each event is turned into JSON once, by
+    the first stream that sends it.
+
+    Examples
+    --------
+    >>> LiveEvent({"type": "alert", "site": "lab"}).frame()
+    'event: alert\\ndata: {"type": "alert", "site": "lab"}\\n\\n'
+    """
+
+    __slots__ = ("_frame",)
+
+    def frame(self) -> str:
+        """``event: <type>`` and ``data: <JSON>`` lines and the blank line that ends them."""
+        try:
+            return self._frame
+        except AttributeError:
+            self._frame = f"event: {self['type']}\ndata: {json.dumps(self)}\n\n"
+            return self._frame
 
 
 class Broadcaster:
@@ -25,6 +49,9 @@ class Broadcaster:
     ...     return await asyncio.wait_for(q.get(), 1)
     >>> asyncio.run(main())
     {'type': 'alert'}
+
+    Subscribers receive each event as a :class:`LiveEvent`, shared between
+    them: read it, do not change it.
     """
 
     def __init__(self, maxsize: int = 1000) -> None:
@@ -81,6 +108,7 @@ class Broadcaster:
             pass
 
     def _deliver(self, event: dict) -> None:
+        event = event if isinstance(event, LiveEvent) else LiveEvent(event)
         for q in list(self._queues):
             if q.full():
                 q.get_nowait()
