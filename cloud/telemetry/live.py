@@ -74,6 +74,11 @@ class Broadcaster:
         self._queues.discard(q)
 
     @property
+    def subscribers(self) -> int:
+        """How many streams are subscribed now."""
+        return len(self._queues)
+
+    @property
     def listening(self) -> bool:
         """Whether any stream is subscribed (the ingest skips building events nobody reads)."""
         return bool(self._queues)

@@ -49,7 +49,7 @@ def test_events_arrive_once_per_stream_and_a_closed_stream_unsubscribes(tmp_path
         streams = [_open_stream(url, token), _open_stream(url, token)]
         for s in streams:
             _read_until(s, lambda d: b"retry: 2000" in d, "the stream's first line")
-        wait_until(lambda: len(live._queues) == 2, timeout=20, what="two subscriptions")
+        wait_until(lambda: live.subscribers == 2, timeout=20, what="two subscriptions")
 
         event = {"type": "alert", "site": "lab", "edge": "edge-1", "asset": "pump-1",
                  "body": {"message": "bearing \"outer\" <b>", "score": 0.5}}
@@ -58,7 +58,7 @@ def test_events_arrive_once_per_stream_and_a_closed_stream_unsubscribes(tmp_path
             assert _read_event(s, "alert") == event
 
         streams[0].close()
-        wait_until(lambda: len(live._queues) == 1, timeout=30, what="the closed stream to unsubscribe")
+        wait_until(lambda: live.subscribers == 1, timeout=30, what="the closed stream to unsubscribe")
         streams[1].close()
         wait_until(lambda: not live.listening, timeout=30, what="the last stream to unsubscribe")
 
